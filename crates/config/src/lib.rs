@@ -1,0 +1,1 @@
+//! prometheus.yml: configuration types, loading, validation and relabelling

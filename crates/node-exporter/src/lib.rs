@@ -1,0 +1,1 @@
+//! beacon-node-exporter: node_exporter-compatible Linux host metrics

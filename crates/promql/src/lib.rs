@@ -1,0 +1,1 @@
+//! PromQL: lexer, parser, printer and evaluation engine

@@ -1,0 +1,1 @@
+//! Beacon's embedded time-series database: head, WAL, chunks, blocks, compaction and retention
