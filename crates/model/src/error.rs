@@ -15,6 +15,9 @@ pub enum Error {
     /// The same label name appears twice in one label set.
     #[error("duplicate label name {0:?}")]
     DuplicateLabel(String),
+    /// A duration is not in Prometheus's syntax (`1h30m`, `5m`, `100ms`).
+    #[error("not a valid duration string: {0:?}")]
+    InvalidDuration(String),
     /// A histogram's spans and buckets disagree, or its schema is unknown.
     #[error("invalid histogram: {0}")]
     InvalidHistogram(String),

@@ -13,6 +13,7 @@
 //! assert_eq!(series.to_string(), r#"up{job="node"}"#);
 //! ```
 
+pub mod duration;
 mod error;
 pub mod histogram;
 mod labels;
@@ -22,6 +23,7 @@ pub mod regex;
 mod sample;
 mod validate;
 
+pub use duration::{PromDuration, format_duration_ms, parse_duration_ms};
 pub use error::{Error, Result};
 pub use histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 pub use labels::{Label, Labels, LabelsBuilder, LabelsIter};
