@@ -1,17 +1,27 @@
 //! Exposition formats: how metrics travel from a target to a scraper.
-//!
-//! - [`family`]: metric families as an exporter builds them.
-//! - [`encode`]: writers for Prometheus text 0.0.4 and OpenMetrics 1.0.
-//!
-//! ```
-//! use beacon_exposition::encode::{Format, encode};
-//! use beacon_exposition::family::MetricFamily;
-//! use beacon_model::{Labels, MetricType};
-//!
-//! let mut f = MetricFamily::new("up", "Target is up.", MetricType::Gauge);
-//! f.push_value(Labels::empty(), 1.0);
-//! assert_eq!(encode(Format::Text004, &[f]), "# HELP up Target is up.\n# TYPE up gauge\nup 1\n");
-//! ```
 
 pub mod encode;
+pub mod entry;
+mod error;
 pub mod family;
+mod lex;
+mod om_strict;
+pub mod openmetrics;
+pub mod text;
+
+pub use entry::{Entry, ExemplarRef, FloatSample, HistogramSample, LabelsRef, NativeHistogram};
+pub use error::{Error, Result};
+pub use om_strict::EXEMPLAR_LABEL_CHARS_MAX;
+pub use openmetrics::{OpenMetricsMode, OpenMetricsParser};
+pub use text::TextParser;
+
+/// The longest line the text parsers accept, in bytes. Real lines are
+/// well under a kilobyte; the limit bounds how far a parser reads into a
+/// garbage or hostile body before giving up.
+pub const LINE_BYTES_MAX: usize = 4 << 20;
+/// The most labels one series (or exemplar) may carry. Prometheus's
+/// default is unlimited, but a per-scrape `label_limit` is common and far
+/// below this; the constant keeps a hostile line from costing much.
+pub const LABELS_PER_SERIES_MAX: usize = 4096;
+/// The largest single protobuf `MetricFamily` message accepted, in bytes.
+pub const PROTOBUF_MESSAGE_BYTES_MAX: usize = 64 << 20;

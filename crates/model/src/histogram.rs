@@ -230,6 +230,364 @@ pub fn bucket_upper_bound(schema: i32, custom_values: &[f64], index: i32) -> f64
     exp.exp2()
 }
 
+/// One bucket of a float histogram, with its bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: f64,
+    pub index: i32,
+    /// Whether the lower/upper bound belongs to the bucket.
+    pub lower_inclusive: bool,
+    pub upper_inclusive: bool,
+}
+
+/// Expands spans and counts into `(index, count)` pairs.
+fn expand(spans: &[Span], counts: &[f64]) -> Vec<(i32, f64)> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut idx = 0i32;
+    let mut k = 0usize;
+    for (n, s) in spans.iter().enumerate() {
+        idx = if n == 0 { s.offset } else { idx + s.offset };
+        for _ in 0..s.length {
+            if let Some(c) = counts.get(k) {
+                out.push((idx, *c));
+            }
+            k += 1;
+            idx += 1;
+        }
+    }
+    out
+}
+
+/// Builds spans and counts from sorted `(index, count)` pairs, dropping
+/// empty buckets (Prometheus's compaction with no empty buckets kept).
+fn collapse(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
+    let mut spans: Vec<Span> = Vec::new();
+    let mut counts = Vec::with_capacity(pairs.len());
+    let mut next: Option<i32> = None;
+    for &(idx, c) in pairs {
+        if c == 0.0 {
+            continue;
+        }
+        match (next, spans.last_mut()) {
+            (Some(n), Some(last)) if n == idx => last.length += 1,
+            (Some(n), _) => spans.push(Span {
+                offset: idx - n,
+                length: 1,
+            }),
+            (None, _) => spans.push(Span {
+                offset: idx,
+                length: 1,
+            }),
+        }
+        counts.push(c);
+        next = Some(idx + 1);
+    }
+    (spans, counts)
+}
+
+/// Maps bucket `idx` of a finer schema to the bucket of a schema `delta`
+/// steps coarser.
+fn coarser_index(idx: i32, delta: i32) -> i32 {
+    ((idx - 1) >> delta) + 1
+}
+
+/// Merges sorted `(index, count)` lists, combining equal indexes with `op`.
+fn merge(a: &[(i32, f64)], b: &[(i32, f64)], sign: f64) -> Vec<(i32, f64)> {
+    let mut m: std::collections::BTreeMap<i32, f64> = a.iter().copied().collect();
+    for &(i, c) in b {
+        *m.entry(i).or_insert(0.0) += sign * c;
+    }
+    m.into_iter().collect()
+}
+
+fn reduce_pairs(pairs: &[(i32, f64)], delta: i32) -> Vec<(i32, f64)> {
+    if delta <= 0 {
+        return pairs.to_vec();
+    }
+    let mut out: Vec<(i32, f64)> = Vec::with_capacity(pairs.len());
+    for &(i, c) in pairs {
+        let ni = coarser_index(i, delta);
+        match out.last_mut() {
+            Some(last) if last.0 == ni => last.1 += c,
+            _ => out.push((ni, c)),
+        }
+    }
+    out
+}
+
+impl FloatHistogram {
+    /// Multiplies every count and the sum by `f`.
+    pub fn mul(&mut self, f: f64) {
+        self.count *= f;
+        self.sum *= f;
+        self.zero_count *= f;
+        self.positive_buckets.iter_mut().for_each(|c| *c *= f);
+        self.negative_buckets.iter_mut().for_each(|c| *c *= f);
+    }
+
+    /// Divides every count and the sum by `f`.
+    pub fn div(&mut self, f: f64) {
+        self.count /= f;
+        self.sum /= f;
+        self.zero_count /= f;
+        self.positive_buckets.iter_mut().for_each(|c| *c /= f);
+        self.negative_buckets.iter_mut().for_each(|c| *c /= f);
+    }
+
+    /// `(index, count)` pairs of the positive buckets.
+    pub fn positive_pairs(&self) -> Vec<(i32, f64)> {
+        expand(&self.positive_spans, &self.positive_buckets)
+    }
+
+    /// `(index, count)` pairs of the negative buckets.
+    pub fn negative_pairs(&self) -> Vec<(i32, f64)> {
+        expand(&self.negative_spans, &self.negative_buckets)
+    }
+
+    /// Lowers the resolution to `schema` (which must not be finer).
+    pub fn reduce_resolution(&mut self, schema: i32) {
+        if self.uses_custom_buckets() || schema >= self.schema {
+            return;
+        }
+        let delta = self.schema - schema;
+        let (ps, pb) = collapse_keep(&reduce_pairs(&self.positive_pairs(), delta));
+        let (ns, nb) = collapse_keep(&reduce_pairs(&self.negative_pairs(), delta));
+        self.positive_spans = ps;
+        self.positive_buckets = pb;
+        self.negative_spans = ns;
+        self.negative_buckets = nb;
+        self.schema = schema;
+    }
+
+    /// Removes empty buckets and merges adjacent spans.
+    pub fn compact(&mut self) {
+        let (ps, pb) = collapse(&self.positive_pairs());
+        let (ns, nb) = collapse(&self.negative_pairs());
+        self.positive_spans = ps;
+        self.positive_buckets = pb;
+        self.negative_spans = ns;
+        self.negative_buckets = nb;
+    }
+
+    /// Adds (`sign` 1) or subtracts (`sign` -1) `other`, at the lower of
+    /// the two schemas and the wider zero bucket. Custom-bucket histograms
+    /// with different bounds are combined over the bounds both share;
+    /// the returned flag says whether that reconciliation happened.
+    /// Mixing exponential and custom buckets is an error.
+    pub fn add_signed(&mut self, other: &FloatHistogram, sign: f64) -> Result<bool> {
+        let mut reconciled = false;
+        if self.uses_custom_buckets() != other.uses_custom_buckets() {
+            return Err(Error::InvalidHistogram(
+                "cannot mix exponential and custom bucket schemas".into(),
+            ));
+        }
+        let mut other = other.clone();
+        if self.uses_custom_buckets() && self.custom_values != other.custom_values {
+            let common: Vec<f64> = self
+                .custom_values
+                .iter()
+                .copied()
+                .filter(|b| other.custom_values.contains(b))
+                .collect();
+            self.rebucket_custom(&common);
+            other.rebucket_custom(&common);
+            reconciled = true;
+        }
+        if !self.uses_custom_buckets() {
+            let schema = self.schema.min(other.schema);
+            self.reduce_resolution(schema);
+            other.reduce_resolution(schema);
+            let zt = self.zero_threshold.max(other.zero_threshold);
+            self.widen_zero_bucket(zt);
+            other.widen_zero_bucket(zt);
+        }
+        self.count += sign * other.count;
+        self.sum += sign * other.sum;
+        self.zero_count += sign * other.zero_count;
+        let (ps, pb) = collapse_keep(&merge(&self.positive_pairs(), &other.positive_pairs(), sign));
+        let (ns, nb) = collapse_keep(&merge(&self.negative_pairs(), &other.negative_pairs(), sign));
+        self.positive_spans = ps;
+        self.positive_buckets = pb;
+        self.negative_spans = ns;
+        self.negative_buckets = nb;
+        Ok(reconciled)
+    }
+
+    /// Moves buckets whose upper bound lies within `threshold` into the
+    /// zero bucket and raises the zero threshold.
+    pub fn widen_zero_bucket(&mut self, threshold: f64) {
+        if threshold <= self.zero_threshold {
+            return;
+        }
+        let schema = self.schema;
+        let mut moved = 0.0;
+        let mut keep = |pairs: Vec<(i32, f64)>| -> (Vec<Span>, Vec<f64>) {
+            let kept: Vec<(i32, f64)> = pairs
+                .into_iter()
+                .filter(|&(i, c)| {
+                    if bucket_upper_bound(schema, &[], i) <= threshold {
+                        moved += c;
+                        false
+                    } else {
+                        true
+                    }
+                })
+                .collect();
+            collapse_keep(&kept)
+        };
+        let (ps, pb) = keep(self.positive_pairs());
+        let (ns, nb) = keep(self.negative_pairs());
+        self.positive_spans = ps;
+        self.positive_buckets = pb;
+        self.negative_spans = ns;
+        self.negative_buckets = nb;
+        self.zero_count += moved;
+        self.zero_threshold = threshold;
+    }
+
+    /// Re-buckets a custom-bucket histogram onto `bounds`, a subset of
+    /// its own bounds.
+    fn rebucket_custom(&mut self, bounds: &[f64]) {
+        let mut m: std::collections::BTreeMap<i32, f64> = std::collections::BTreeMap::new();
+        for (i, c) in self.positive_pairs() {
+            let upper = bucket_upper_bound(self.schema, &self.custom_values, i);
+            let ni = bounds.partition_point(|b| *b < upper) as i32;
+            *m.entry(ni).or_insert(0.0) += c;
+        }
+        let pairs: Vec<(i32, f64)> = m.into_iter().collect();
+        let (ps, pb) = collapse_keep(&pairs);
+        self.positive_spans = ps;
+        self.positive_buckets = pb;
+        self.custom_values = bounds.to_vec();
+    }
+
+    /// The positive buckets with bounds, lowest first.
+    pub fn positive_bucket_list(&self) -> Vec<Bucket> {
+        self.positive_pairs()
+            .into_iter()
+            .map(|(i, c)| {
+                let (lower, upper) = if self.uses_custom_buckets() {
+                    let lower = if i == 0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        bucket_upper_bound(self.schema, &self.custom_values, i - 1)
+                    };
+                    (lower, bucket_upper_bound(self.schema, &self.custom_values, i))
+                } else {
+                    (
+                        bucket_upper_bound(self.schema, &[], i - 1),
+                        bucket_upper_bound(self.schema, &[], i),
+                    )
+                };
+                Bucket {
+                    lower,
+                    upper,
+                    count: c,
+                    index: i,
+                    lower_inclusive: false,
+                    upper_inclusive: true,
+                }
+            })
+            .collect()
+    }
+
+    /// The negative buckets with bounds, lowest (most negative) first.
+    pub fn negative_bucket_list(&self) -> Vec<Bucket> {
+        let mut out: Vec<Bucket> = self
+            .negative_pairs()
+            .into_iter()
+            .map(|(i, c)| Bucket {
+                lower: -bucket_upper_bound(self.schema, &[], i),
+                upper: -bucket_upper_bound(self.schema, &[], i - 1),
+                count: c,
+                index: i,
+                lower_inclusive: true,
+                upper_inclusive: false,
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// Every bucket in ascending order: negative, zero, positive.
+    pub fn all_buckets(&self) -> Vec<Bucket> {
+        let mut out = self.negative_bucket_list();
+        if self.zero_count != 0.0 || self.zero_threshold != 0.0 {
+            if !self.uses_custom_buckets() {
+                out.push(Bucket {
+                    lower: -self.zero_threshold,
+                    upper: self.zero_threshold,
+                    count: self.zero_count,
+                    index: 0,
+                    lower_inclusive: true,
+                    upper_inclusive: true,
+                });
+            }
+        }
+        out.extend(self.positive_bucket_list());
+        out
+    }
+
+    /// Whether going from `prev` to `self` is a counter reset: the count
+    /// or any bucket went down, the zero bucket narrowed, or the schema
+    /// got finer. An explicit hint wins.
+    pub fn detect_reset(&self, prev: &FloatHistogram) -> bool {
+        match self.counter_reset_hint {
+            CounterResetHint::CounterReset => return true,
+            CounterResetHint::NotCounterReset => return false,
+            _ => {}
+        }
+        if self.uses_custom_buckets() != prev.uses_custom_buckets() {
+            return true;
+        }
+        if self.uses_custom_buckets() && self.custom_values != prev.custom_values {
+            return true;
+        }
+        if self.count < prev.count || self.zero_count < prev.zero_count {
+            return true;
+        }
+        if self.schema > prev.schema || self.zero_threshold < prev.zero_threshold {
+            return true;
+        }
+        let mut cur = self.clone();
+        cur.reduce_resolution(prev.schema.min(self.schema));
+        let mut old = prev.clone();
+        old.reduce_resolution(prev.schema.min(self.schema));
+        let side = |a: Vec<(i32, f64)>, b: Vec<(i32, f64)>| {
+            let m: std::collections::BTreeMap<i32, f64> = a.into_iter().collect();
+            b.into_iter()
+                .any(|(i, c)| m.get(&i).copied().unwrap_or(0.0) < c)
+        };
+        side(cur.positive_pairs(), old.positive_pairs())
+            || side(cur.negative_pairs(), old.negative_pairs())
+    }
+}
+
+/// Like `collapse`, but keeps empty buckets inside the populated range.
+fn collapse_keep(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
+    let mut spans: Vec<Span> = Vec::new();
+    let mut counts = Vec::with_capacity(pairs.len());
+    let mut next: Option<i32> = None;
+    for &(idx, c) in pairs {
+        match (next, spans.last_mut()) {
+            (Some(n), Some(last)) if n == idx => last.length += 1,
+            (Some(n), _) => spans.push(Span {
+                offset: idx - n,
+                length: 1,
+            }),
+            (None, _) => spans.push(Span {
+                offset: idx,
+                length: 1,
+            }),
+        }
+        counts.push(c);
+        next = Some(idx + 1);
+    }
+    (spans, counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +627,38 @@ mod tests {
             ..h
         };
         assert!(neg.validate().is_err());
+    }
+
+    #[test]
+    fn arithmetic_and_resolution() {
+        let a = FloatHistogram {
+            schema: 1,
+            count: 4.0,
+            sum: 8.0,
+            positive_spans: vec![Span {
+                offset: 1,
+                length: 3,
+            }],
+            positive_buckets: vec![1.0, 2.0, 1.0],
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.reduce_resolution(0);
+        // Schema-1 buckets 1,2 map to schema-0 bucket 1; bucket 3 to 2.
+        assert_eq!(b.positive_pairs(), vec![(1, 3.0), (2, 1.0)]);
+        let mut c = a.clone();
+        c.add_signed(&b, 1.0).unwrap();
+        assert_eq!(c.schema, 0);
+        assert_eq!(c.positive_pairs(), vec![(1, 6.0), (2, 2.0)]);
+        assert_eq!(c.count, 8.0);
+        c.mul(0.5);
+        assert_eq!(c.sum, 8.0);
+        assert!(!c.detect_reset(&b));
+        let mut d = b.clone();
+        d.add_signed(&b, -1.0).unwrap();
+        d.compact();
+        assert!(d.positive_buckets.is_empty());
+        assert!(d.detect_reset(&b));
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod validate;
 
 pub use duration::{PromDuration, format_duration_ms, parse_duration_ms};
 pub use error::{Error, Result};
-pub use histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
+pub use histogram::{Bucket, CounterResetHint, FloatHistogram, Histogram, Span};
 pub use labels::{Label, Labels, LabelsBuilder, LabelsIter};
 pub use matcher::{MatchType, Matcher};
 pub use metadata::{Metadata, MetricType};

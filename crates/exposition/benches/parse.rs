@@ -1,0 +1,2 @@
+//! Parser throughput benchmarks (filled in below).
+fn main() {}

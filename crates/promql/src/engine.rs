@@ -1,0 +1,137 @@
+//! The query engine: options, limits, and the instant/range entry points.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use beacon_storage::Queryable;
+
+use crate::error::{Error, Result};
+use crate::eval::Evaluator;
+use crate::value::QueryResult;
+
+/// Default lookback for instant selectors: 5 minutes.
+pub const DEFAULT_LOOKBACK_DELTA_MS: i64 = 300_000;
+/// Default limit on samples held in memory by one query.
+pub const DEFAULT_MAX_SAMPLES: usize = 50_000_000;
+/// Default subquery resolution when none is given.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+/// Default query timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default number of queries run at once.
+pub const DEFAULT_MAX_CONCURRENT: usize = 20;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub lookback_delta_ms: i64,
+    pub max_samples: usize,
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+    pub default_subquery_step_ms: i64,
+    /// Accept experimental functions and syntax.
+    pub enable_experimental: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: DEFAULT_LOOKBACK_DELTA_MS,
+            max_samples: DEFAULT_MAX_SAMPLES,
+            timeout: DEFAULT_TIMEOUT,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
+            default_subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+            enable_experimental: true,
+        }
+    }
+}
+
+/// Cancels a running query from another thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Asks the query to stop at its next check.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Evaluates PromQL queries against a `Queryable`.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine { opts }
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Evaluates `expr` at time `t_ms`.
+    pub fn instant_query(&self, q: &dyn Queryable, expr: &str, t_ms: i64) -> Result<QueryResult> {
+        self.run(q, expr, t_ms, t_ms, 0, true, &CancelToken::new())
+    }
+
+    /// Evaluates `expr` at every step from `start_ms` to `end_ms`.
+    pub fn range_query(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult> {
+        self.range_query_with_cancel(q, expr, start_ms, end_ms, step_ms, &CancelToken::new())
+    }
+
+    /// Like `range_query`, stoppable through `cancel`.
+    pub fn range_query_with_cancel(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
+        if step_ms <= 0 {
+            return Err(Error::Eval(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(Error::Eval("end timestamp must not be before start time".into()));
+        }
+        self.run(q, expr, start_ms, end_ms, step_ms, false, cancel)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        q: &dyn Queryable,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        instant: bool,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult> {
+        let ast = crate::parse(expr)?;
+        let deadline = Instant::now() + self.opts.timeout;
+        let mut ev = Evaluator::new(q, &self.opts, expr, start, end, step, deadline, cancel.clone());
+        ev.run(&ast, instant)
+    }
+}

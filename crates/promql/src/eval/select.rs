@@ -1,0 +1,359 @@
+//! Reading from storage: instant vector selectors (with lookback and
+//! staleness), range selectors and subqueries, and the per-step windows
+//! `(t - range, t]` that range functions consume.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use beacon_model::{Labels, is_stale_nan};
+use beacon_storage::ValueType as StoredType;
+
+use super::{Evaluator, Sample, SeriesData, Val, Vector};
+use crate::ast::{AtModifier, DurationExpr, Expr, MatrixSelector, PosRange, SubqueryExpr, VectorSelector};
+use crate::error::{Error, Result};
+
+/// A range-vector argument: raw series plus how to cut per-step windows.
+pub(crate) struct RangeArg {
+    pub series: Vec<SeriesData>,
+    pub range: i64,
+    pub offset: i64,
+    pub at: Option<i64>,
+    pub pos: PosRange,
+    pub anchored: bool,
+    pub smoothed: bool,
+    /// The metric name of the selector, when known (for annotations).
+    pub is_selector: bool,
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn dur_ms(&self, d: &Option<DurationExpr>) -> i64 {
+        d.as_ref().map_or(0, |d| {
+            d.eval_ms(self.query_step, self.query_end - self.query_start)
+        })
+    }
+
+    pub(crate) fn at_ms(&self, at: Option<AtModifier>) -> Option<i64> {
+        at.map(|a| match a {
+            AtModifier::Time(t) => t,
+            AtModifier::Start => self.query_start,
+            AtModifier::End => self.query_end,
+        })
+    }
+
+    /// Reads the series matching `vs` with samples in `[mint, maxt]`.
+    pub(crate) fn load(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        keep_stale: bool,
+    ) -> Result<Vec<SeriesData>> {
+        let querier = self
+            .q
+            .querier(mint, maxt)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let selected = querier
+            .select(&vs.matchers)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let mut out = Vec::with_capacity(selected.len());
+        for mut s in selected {
+            self.tick()?;
+            let mut data = SeriesData {
+                metric: s.labels,
+                ..Default::default()
+            };
+            let mut vt = s.samples.seek(mint);
+            loop {
+                match vt {
+                    StoredType::None => break,
+                    StoredType::Float => {
+                        let (t, v) = s.samples.at();
+                        if t > maxt {
+                            break;
+                        }
+                        if keep_stale || !is_stale_nan(v) {
+                            data.floats.push((t, v));
+                        }
+                    }
+                    StoredType::Histogram | StoredType::FloatHistogram => {
+                        let (t, h) = s.samples.at_float_histogram();
+                        if t > maxt {
+                            break;
+                        }
+                        if keep_stale || !is_stale_nan(h.sum) {
+                            data.hists.push((t, Arc::new(h)));
+                        }
+                    }
+                }
+                vt = s.samples.next();
+            }
+            if let Some(e) = s.samples.err() {
+                return Err(Error::Storage(e.to_string()));
+            }
+            self.add_samples(data.floats.len() + data.hists.len())?;
+            out.push(data);
+        }
+        Ok(out)
+    }
+
+    /// The first and last reference times of a selector over all steps.
+    fn ref_bounds(&self, at: Option<i64>, offset: i64) -> (i64, i64) {
+        match at {
+            Some(a) => (a - offset, a - offset),
+            None => (self.start - offset, self.end - offset),
+        }
+    }
+
+    pub(crate) fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Val> {
+        self.select_instant(vs, false).map(Val::Vector)
+    }
+
+    /// An instant selector per step; with `want_ts` each value is the
+    /// sample's timestamp in seconds (for `timestamp()`).
+    pub(crate) fn select_instant(&mut self, vs: &VectorSelector, want_ts: bool) -> Result<Vec<Vector>> {
+        let offset = self.dur_ms(&vs.offset);
+        let at = self.at_ms(vs.at);
+        let lookback = self.opts.lookback_delta_ms;
+        let (first, last) = self.ref_bounds(at, offset);
+        let series = self.load(vs, first - lookback + 1, last, true)?;
+        let n = self.n_steps();
+        let mut out: Vec<Vector> = (0..n).map(|_| Vec::new()).collect();
+        for s in series {
+            let (mut fi, mut hi) = (0usize, 0usize);
+            for (i, slot) in out.iter_mut().enumerate() {
+                let r = at.unwrap_or(self.start + self.step * i as i64) - offset;
+                while fi < s.floats.len() && s.floats[fi].0 <= r {
+                    fi += 1;
+                }
+                while hi < s.hists.len() && s.hists[hi].0 <= r {
+                    hi += 1;
+                }
+                let f = (fi > 0).then(|| s.floats[fi - 1]).filter(|p| p.0 > r - lookback);
+                let h = (hi > 0).then(|| &s.hists[hi - 1]).filter(|p| p.0 > r - lookback);
+                let sample = match (f, h) {
+                    (Some(f), Some(h)) if h.0 > f.0 => {
+                        hist_sample(&s.metric, h.0, &h.1, want_ts)
+                    }
+                    (Some(f), _) => {
+                        if is_stale_nan(f.1) {
+                            continue;
+                        }
+                        let v = if want_ts { f.0 as f64 / 1000.0 } else { f.1 };
+                        Some(Sample::float(s.metric.clone(), v))
+                    }
+                    (None, Some(h)) => hist_sample(&s.metric, h.0, &h.1, want_ts),
+                    (None, None) => continue,
+                };
+                if let Some(sample) = sample {
+                    slot.push(sample);
+                }
+            }
+        }
+        let total: usize = out.iter().map(Vec::len).sum();
+        self.add_samples(total)?;
+        Ok(out)
+    }
+
+    /// Evaluates a range argument (range selector or subquery).
+    pub(crate) fn eval_range_arg(&mut self, e: &Expr) -> Result<RangeArg> {
+        match e {
+            Expr::Paren { expr, .. } => self.eval_range_arg(expr),
+            Expr::Matrix(ms) => self.load_matrix(ms),
+            Expr::Subquery(sq) => self.eval_subquery(sq),
+            _ => Err(Error::Eval("expected range vector".into())),
+        }
+    }
+
+    fn load_matrix(&mut self, ms: &MatrixSelector) -> Result<RangeArg> {
+        let offset = self.dur_ms(&ms.vs.offset);
+        let at = self.at_ms(ms.vs.at);
+        let range = ms.range.eval_ms(self.query_step, self.query_end - self.query_start);
+        let (first, last) = self.ref_bounds(at, offset);
+        // Anchored and smoothed windows also look at the sample before the
+        // window (and smoothed at the one after it).
+        let extra = if ms.anchored || ms.smoothed {
+            self.opts.lookback_delta_ms
+        } else {
+            0
+        };
+        let after = if ms.smoothed { self.opts.lookback_delta_ms } else { 0 };
+        let series = self.load(&ms.vs, first - range + 1 - extra, last + after, false)?;
+        Ok(RangeArg {
+            series,
+            range,
+            offset,
+            at,
+            pos: ms.pos,
+            anchored: ms.anchored,
+            smoothed: ms.smoothed,
+            is_selector: true,
+        })
+    }
+
+    /// Evaluates a subquery's inner expression at its own steps.
+    pub(crate) fn eval_subquery(&mut self, sq: &SubqueryExpr) -> Result<RangeArg> {
+        let offset = self.dur_ms(&sq.offset);
+        let at = self.at_ms(sq.at);
+        let qr = self.query_end - self.query_start;
+        let range = sq.range.eval_ms(self.query_step, qr);
+        let step = sq
+            .step
+            .as_ref()
+            .map_or(self.opts.default_subquery_step_ms, |s| s.eval_ms(self.query_step, qr));
+        if step <= 0 {
+            return Err(Error::Eval(format!(
+                "subquery step must be positive, got {}",
+                beacon_model::format_duration_ms(step)
+            )));
+        }
+        let (s, e) = match at {
+            Some(a) => (a, a),
+            None => (self.start, self.end),
+        };
+        let lo = s - offset - range;
+        let mut new_start = step * (lo / step);
+        if new_start <= lo {
+            new_start += step;
+        }
+        let new_end = e - offset;
+        let mut series = Vec::new();
+        if new_end >= new_start {
+            let mut child = self.child(new_start, new_end, step);
+            let v = child.eval(&sq.expr);
+            let steps = match v {
+                Ok(Val::Vector(steps)) => steps,
+                Ok(Val::Scalar(vals)) => vals
+                    .into_iter()
+                    .map(|v| vec![super::Sample::float(Labels::empty(), v)])
+                    .collect(),
+                Ok(_) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            series = steps_to_series(&child, steps);
+            self.absorb(child);
+        }
+        Ok(RangeArg {
+            series,
+            range,
+            offset,
+            at,
+            pos: sq.pos,
+            anchored: false,
+            smoothed: false,
+            is_selector: false,
+        })
+    }
+
+    /// A range selector evaluated at one time (a top-level instant query).
+    pub(crate) fn matrix_at(&mut self, ms: &MatrixSelector, t: i64) -> Result<Vec<SeriesData>> {
+        let arg = self.load_matrix(ms)?;
+        Ok(window_series(&arg, t))
+    }
+
+    /// A subquery's series cut to the window at time `t`.
+    pub(crate) fn window_all(&mut self, series: &RangeArg, _sq: &SubqueryExpr, t: i64) -> Vec<SeriesData> {
+        window_series(series, t)
+    }
+}
+
+fn hist_sample(
+    metric: &Labels,
+    t: i64,
+    h: &Arc<beacon_model::FloatHistogram>,
+    want_ts: bool,
+) -> Option<Sample> {
+    if is_stale_nan(h.sum) {
+        return None;
+    }
+    if want_ts {
+        return Some(Sample::float(metric.clone(), t as f64 / 1000.0));
+    }
+    Some(Sample {
+        metric: metric.clone(),
+        f: 0.0,
+        h: Some(Box::new((**h).clone())),
+        drop_name: false,
+    })
+}
+
+/// Every series' samples inside the window that ends at `t`, dropping
+/// series left empty.
+fn window_series(arg: &RangeArg, t: i64) -> Vec<SeriesData> {
+    let r = arg.at.unwrap_or(t) - arg.offset;
+    let lo = r - arg.range;
+    arg.series
+        .iter()
+        .filter_map(|s| {
+            let floats: Vec<(i64, f64)> =
+                s.floats.iter().filter(|p| p.0 > lo && p.0 <= r).copied().collect();
+            let hists: Vec<_> = s.hists.iter().filter(|p| p.0 > lo && p.0 <= r).cloned().collect();
+            (!floats.is_empty() || !hists.is_empty()).then(|| SeriesData {
+                metric: s.metric.clone(),
+                floats,
+                hists,
+                drop_name: s.drop_name,
+            })
+        })
+        .collect()
+}
+
+/// Groups per-step vectors into series (a subquery's output).
+pub(crate) fn steps_to_series(ev: &Evaluator<'_>, steps: Vec<Vector>) -> Vec<SeriesData> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<SeriesData> = Vec::new();
+    for (i, vec) in steps.into_iter().enumerate() {
+        let t = ev.ts(i);
+        for s in vec {
+            let idx = *index.entry(s.metric.clone()).or_insert_with(|| {
+                out.push(SeriesData {
+                    metric: s.metric.clone(),
+                    drop_name: s.drop_name,
+                    ..Default::default()
+                });
+                out.len() - 1
+            });
+            match s.h {
+                Some(h) => out[idx].hists.push((t, Arc::new(*h))),
+                None => out[idx].floats.push((t, s.f)),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.metric.cmp(&b.metric));
+    out
+}
+
+/// Cuts per-step windows `(ref - range, ref]` out of one series, calling
+/// `f(step, floats, hists)` for each step. Pointers only move forward.
+pub(crate) fn for_each_window<F>(
+    ev: &Evaluator<'_>,
+    arg: &RangeArg,
+    s: &SeriesData,
+    mut f: F,
+) -> Result<()>
+where
+    F: FnMut(usize, &[(i64, f64)], &[(i64, Arc<beacon_model::FloatHistogram>)]) -> Result<()>,
+{
+    let (mut flo, mut fhi, mut hlo, mut hhi) = (0usize, 0usize, 0usize, 0usize);
+    for i in 0..ev.n_steps() {
+        let r = arg.at.unwrap_or(ev.ts(i)) - arg.offset;
+        let lo = r - arg.range;
+        if arg.at.is_some() && i > 0 {
+            // Same window every step.
+        } else {
+            while fhi < s.floats.len() && s.floats[fhi].0 <= r {
+                fhi += 1;
+            }
+            while flo < fhi && s.floats[flo].0 <= lo {
+                flo += 1;
+            }
+            while hhi < s.hists.len() && s.hists[hhi].0 <= r {
+                hhi += 1;
+            }
+            while hlo < hhi && s.hists[hlo].0 <= lo {
+                hlo += 1;
+            }
+        }
+        f(i, &s.floats[flo..fhi], &s.hists[hlo..hhi])?;
+    }
+    Ok(())
+}

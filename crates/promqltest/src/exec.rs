@@ -1,0 +1,184 @@
+//! Running one query against the engine in a worker thread, so that a
+//! panic becomes a failed eval (caught with `catch_unwind`) and a query
+//! that never returns is abandoned after a timeout instead of hanging the
+//! suite. The engine's result is converted to the runner's own types.
+//!
+//! A worker that times out is told to cancel and then left behind: Rust
+//! cannot stop a thread, and the storage it reads is an `Arc` clone, so
+//! the runner carries on safely (a `clear` replaces the storage rather
+//! than emptying the shared one).
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Once, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use beacon_promql::{CancelToken, Engine, EngineOptions, QueryResult, Value};
+use beacon_storage::MemStorage;
+
+use crate::compare::{MatrixSeries, Output, ResultValue, VectorSample};
+
+/// Name of worker threads; the panic hook stays quiet for them.
+const WORKER_NAME: &str = "promqltest-eval";
+/// Worker stack size: deep expressions recurse, and a stack overflow
+/// would abort the whole run rather than fail one eval.
+const WORKER_STACK_BYTES: usize = 64 << 20;
+/// Lookback delta the scripts assume (upstream's default).
+pub const LOOKBACK_DELTA_MS: i64 = 5 * 60_000;
+/// Samples one query may hold, as in upstream's test engine.
+pub const MAX_SAMPLES: usize = 10_000;
+/// Resolution of subqueries written without a step (`[5m:]`).
+pub const SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// How a query is evaluated.
+#[derive(Debug, Clone, Copy)]
+pub enum Query {
+    Instant { at_ms: i64 },
+    Range { start_ms: i64, end_ms: i64, step_ms: i64 },
+}
+
+/// Why a query produced no result.
+#[derive(Debug, Clone)]
+pub enum ExecError {
+    /// The engine returned an error, with Prometheus's text.
+    Query(String),
+    /// The engine panicked; message and location.
+    Panic(String),
+    /// No answer within the per-eval timeout.
+    Timeout(Duration),
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once per process) a panic hook that records a worker's panic
+/// message and location instead of printing it; other threads' panics go
+/// to the previous hook unchanged.
+fn install_quiet_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if thread::current().name() != Some(WORKER_NAME) {
+                previous(info);
+                return;
+            }
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
+        }));
+    });
+}
+
+/// The engine settings the test format assumes.
+pub fn engine_options(timeout: Duration) -> EngineOptions {
+    EngineOptions {
+        lookback_delta_ms: LOOKBACK_DELTA_MS,
+        max_samples: MAX_SAMPLES,
+        timeout,
+        default_subquery_step_ms: SUBQUERY_STEP_MS,
+        enable_experimental: true,
+        ..EngineOptions::default()
+    }
+}
+
+/// Runs `expr` on a worker thread and waits at most `timeout` for it.
+pub fn execute(
+    storage: &MemStorage,
+    expr: &str,
+    query: Query,
+    timeout: Duration,
+) -> Result<Output, ExecError> {
+    install_quiet_hook();
+    let storage = storage.clone();
+    let expr = expr.to_owned();
+    let cancel = CancelToken::new();
+    let worker_cancel = cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name(WORKER_NAME.into())
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn(move || {
+            let run = || {
+                let engine = Engine::new(engine_options(timeout));
+                match query {
+                    Query::Instant { at_ms } => engine.instant_query(&storage, &expr, at_ms),
+                    Query::Range {
+                        start_ms,
+                        end_ms,
+                        step_ms,
+                    } => engine.range_query_with_cancel(
+                        &storage,
+                        &expr,
+                        start_ms,
+                        end_ms,
+                        step_ms,
+                        &worker_cancel,
+                    ),
+                }
+            };
+            let outcome = match catch_unwind(AssertUnwindSafe(run)) {
+                Ok(Ok(r)) => Ok(convert(r)),
+                Ok(Err(e)) => Err(ExecError::Query(e.to_string())),
+                Err(_) => Err(ExecError::Panic(
+                    LAST_PANIC
+                        .with(|p| p.borrow_mut().take())
+                        .unwrap_or_else(|| "panic without a message".into()),
+                )),
+            };
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Err(ExecError::Panic(format!("cannot start a worker thread: {e}")));
+    }
+    match rx.recv_timeout(timeout) {
+        Ok(outcome) => outcome,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            cancel.cancel();
+            Err(ExecError::Timeout(timeout))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(ExecError::Panic("the worker ended without an answer".into()))
+        }
+    }
+}
+
+fn convert(r: QueryResult) -> Output {
+    let value = match r.value {
+        Value::Scalar { v, .. } => ResultValue::Scalar(v),
+        Value::String { v, .. } => ResultValue::String(v),
+        Value::Vector(v) => ResultValue::Vector(
+            v.into_iter()
+                .map(|s| VectorSample {
+                    labels: s.labels,
+                    f: s.f,
+                    h: s.h.map(|h| *h),
+                })
+                .collect(),
+        ),
+        Value::Matrix(m) => ResultValue::Matrix(
+            m.into_iter()
+                .map(|s| MatrixSeries {
+                    labels: s.labels,
+                    floats: s.floats,
+                    histograms: s.histograms,
+                })
+                .collect(),
+        ),
+    };
+    Output {
+        value,
+        warnings: r.warnings,
+        infos: r.infos,
+    }
+}

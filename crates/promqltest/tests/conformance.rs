@@ -1,0 +1,66 @@
+//! Runs the upstream PromQL conformance scripts (the copied
+//! `conformance/promql/*.test` files in the shared reference data) and
+//! prints the pass count per file and in total.
+//!
+//! It does not demand that everything passes: the engine is still growing.
+//! It fails when the total falls below the baseline committed in
+//! `conformance-baseline.txt`, so a regression is caught; raise the
+//! baseline as the engine improves. When the suite is absent it says so
+//! loudly instead of passing silently.
+
+use std::path::{Path, PathBuf};
+
+use beacon_promqltest::{SkipList, print_summary, run_files};
+
+const SUITE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/promql");
+const BASELINE_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance-baseline.txt");
+/// Evals in the copied suite (its COUNTS.md).
+const SUITE_EVALS: usize = 2214;
+
+/// Reads the baseline: the first line that is not blank or a comment.
+fn baseline() -> usize {
+    let text = std::fs::read_to_string(BASELINE_FILE).expect("conformance-baseline.txt is readable");
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .and_then(|l| l.parse().ok())
+        .expect("conformance-baseline.txt holds a number")
+}
+
+#[test]
+fn promql_conformance_suite() {
+    let dir = Path::new(SUITE_DIR);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!("promql conformance: SUITE NOT FOUND at {}", dir.display());
+        eprintln!("promql conformance: SUITE NOT FOUND at {}", dir.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "promql conformance: no .test files in {}", dir.display());
+    let started = std::time::Instant::now();
+    let summary = run_files(&files, &SkipList::empty());
+    let mut out = Vec::new();
+    print_summary(&summary, &mut out).expect("writing to memory");
+    println!("{}", String::from_utf8_lossy(&out));
+    let passed = summary.passed();
+    let floor = baseline();
+    println!(
+        "promql conformance: {passed}/{} passed (suite has {SUITE_EVALS}), baseline {floor}, {:.1}s",
+        summary.total(),
+        started.elapsed().as_secs_f64()
+    );
+    if summary.total() != SUITE_EVALS {
+        println!("promql conformance: note: counted {} evals, COUNTS.md says {SUITE_EVALS}", summary.total());
+    }
+    if passed > floor {
+        println!("promql conformance: above the baseline; raise conformance-baseline.txt to {passed}");
+    }
+    assert!(
+        passed >= floor,
+        "promql conformance regressed: {passed} passed, baseline is {floor}"
+    );
+}

@@ -1,0 +1,2 @@
+//! Scrape benchmark (filled in below).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Scraping: pulls metrics from targets into storage.

@@ -1,0 +1,3 @@
+//! `beacon`: the Beacon server.
+
+fn main() {}

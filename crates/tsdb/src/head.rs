@@ -1,0 +1,597 @@
+//! The head: the in-memory, writable part of the database holding the most
+//! recent samples — series registry, postings, WAL logging and replay, and
+//! truncation once its older part has been compacted into a block.
+//!
+//! **Invariant:** a commit's WAL records are written before its samples
+//! become visible, and commits are serialised by the WAL lock, so replaying
+//! the WAL applies samples in exactly the order the head did.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use beacon_model::{Labels, Matcher};
+use hashbrown::HashMap;
+use parking_lot::{Mutex, RwLock};
+
+use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part, is_deleted};
+use crate::postings::{PostingsIndex, postings_for_matchers, union};
+use crate::record::{Record, RefSample, Tombstone};
+use crate::series::{MemSeries, judge};
+use crate::wal::{self, ReplayStats, Wal, WalOptions};
+use crate::{Error, Result};
+
+mod appender;
+mod postings;
+
+pub use appender::HeadAppender;
+use postings::MemPostings;
+
+/// Head settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadOptions {
+    /// Block range: chunks never straddle a multiple of it.
+    pub chunk_range_ms: i64,
+    /// How far behind the newest sample an out-of-order sample may be
+    /// (0: out-of-order samples are refused).
+    pub ooo_window_ms: i64,
+}
+
+/// Head counters, updated atomically.
+#[derive(Debug, Default)]
+pub struct HeadCounters {
+    pub samples_appended: AtomicU64,
+    pub samples_rejected: AtomicU64,
+    pub series_created: AtomicU64,
+    pub series_removed: AtomicU64,
+    pub wal_corruptions: AtomicU64,
+    pub checkpoints: AtomicU64,
+}
+
+/// Series by id and by labels. Ids grow monotonically and are never
+/// reused, so a stale cached ref can never land on another series.
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Option<Arc<MemSeries>>>,
+    by_hash: HashMap<u64, u32>,
+    /// Series whose label hash collides with another's (rare).
+    collisions: HashMap<u64, Vec<u32>>,
+    live: usize,
+}
+
+impl Registry {
+    fn get(&self, id: u32) -> Option<&Arc<MemSeries>> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    fn lookup(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        let first = self.by_hash.get(&hash).and_then(|id| self.get(*id))?;
+        if &first.labels == labels {
+            return Some(first);
+        }
+        self.collisions
+            .get(&hash)?
+            .iter()
+            .filter_map(|id| self.get(*id))
+            .find(|s| &s.labels == labels)
+    }
+
+    fn insert(&mut self, hash: u64, s: Arc<MemSeries>) {
+        let id = s.id as usize;
+        if self.slots.len() <= id {
+            self.slots.resize(id + 1, None);
+        }
+        self.slots[id] = Some(s);
+        self.live += 1;
+        match self.by_hash.entry(hash) {
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                v.insert(id as u32);
+            }
+            hashbrown::hash_map::Entry::Occupied(_) => {
+                self.collisions.entry(hash).or_default().push(id as u32);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u32) -> Option<Arc<MemSeries>> {
+        let s = self.slots.get_mut(id as usize)?.take()?;
+        self.live -= 1;
+        let hash = s.labels.hash64();
+        if self.by_hash.get(&hash) == Some(&id) {
+            self.by_hash.remove(&hash);
+            if let Some(c) = self.collisions.get_mut(&hash) {
+                if let Some(next) = c.pop() {
+                    self.by_hash.insert(hash, next);
+                }
+                if c.is_empty() {
+                    self.collisions.remove(&hash);
+                }
+            }
+        } else if let Some(c) = self.collisions.get_mut(&hash) {
+            c.retain(|x| *x != id);
+            if c.is_empty() {
+                self.collisions.remove(&hash);
+            }
+        }
+        Some(s)
+    }
+
+    fn next_id(&self) -> u32 {
+        self.slots.len().max(1) as u32
+    }
+}
+
+/// The in-memory head.
+pub struct Head {
+    opts: HeadOptions,
+    registry: RwLock<Registry>,
+    postings: RwLock<MemPostings>,
+    /// The WAL writer; its lock also serialises commits.
+    wal: Mutex<Option<Wal>>,
+    wal_dir: Option<PathBuf>,
+    /// Samples before this are out of bounds (already in blocks).
+    min_valid_t: AtomicI64,
+    mint: AtomicI64,
+    maxt: AtomicI64,
+    tombstones: RwLock<HashMap<u32, Intervals>>,
+    pub counters: HeadCounters,
+    replay: Mutex<ReplayStats>,
+}
+
+impl Head {
+    /// A head logging to `wal_dir` (replaying what is there), or without a
+    /// WAL when `wal_dir` is `None`. `min_valid_t` is the end of the newest
+    /// block.
+    pub fn open(
+        opts: HeadOptions,
+        wal_dir: Option<&Path>,
+        wal_opts: WalOptions,
+        min_valid_t: i64,
+    ) -> Result<Head> {
+        let head = Head {
+            opts,
+            registry: RwLock::new(Registry::default()),
+            postings: RwLock::new(MemPostings::default()),
+            wal: Mutex::new(None),
+            wal_dir: wal_dir.map(Path::to_path_buf),
+            min_valid_t: AtomicI64::new(min_valid_t),
+            mint: AtomicI64::new(i64::MAX),
+            maxt: AtomicI64::new(i64::MIN),
+            tombstones: RwLock::new(HashMap::new()),
+            counters: HeadCounters::default(),
+            replay: Mutex::new(ReplayStats::default()),
+        };
+        if let Some(dir) = wal_dir {
+            let stats = head.replay(dir)?;
+            let w = Wal::create(dir, stats.last_segment, wal_opts)?;
+            *head.wal.lock() = Some(w);
+            *head.replay.lock() = stats;
+        }
+        Ok(head)
+    }
+
+    fn replay(&self, dir: &Path) -> Result<ReplayStats> {
+        // WAL ids of series records that repeat labels already seen map to
+        // the first id.
+        let mut alias: HashMap<u32, u32> = HashMap::new();
+        let stats = wal::replay(dir, |rec| self.apply_record(rec, &mut alias))?;
+        self.counters
+            .wal_corruptions
+            .fetch_add(stats.corruptions, Ordering::Relaxed);
+        // Series that lost all their samples to bounds stay until the next
+        // truncation, like series created by a rolled-back appender.
+        Ok(stats)
+    }
+
+    fn apply_record(&self, rec: Record, alias: &mut HashMap<u32, u32>) {
+        match rec {
+            Record::Series(series) => {
+                for (id, labels) in series {
+                    let s = self.create_series(Some(id), labels);
+                    s.logged.store(true, Ordering::Relaxed);
+                    if s.id != id {
+                        alias.insert(id, s.id);
+                    }
+                }
+            }
+            Record::Samples(samples) => {
+                let reg = self.registry.read();
+                for RefSample { id, t, v } in samples {
+                    let id = alias.get(&id).copied().unwrap_or(id);
+                    if let Some(s) = reg.get(id) {
+                        self.apply_sample(s, t, v);
+                    }
+                }
+            }
+            Record::Tombstones(stones) => {
+                let mut ts = self.tombstones.write();
+                for Tombstone { id, mint, maxt } in stones {
+                    let id = alias.get(&id).copied().unwrap_or(id);
+                    ts.entry(id).or_default().push((mint, maxt));
+                }
+            }
+            Record::Metadata(_) => {}
+        }
+    }
+
+    /// The options the head runs with.
+    pub fn options(&self) -> HeadOptions {
+        self.opts
+    }
+
+    /// Returns the series with `labels`, creating it when new. `id` forces
+    /// the id (WAL replay); a label set already present keeps its id.
+    fn create_series(&self, id: Option<u32>, labels: Labels) -> Arc<MemSeries> {
+        let hash = labels.hash64();
+        if let Some(s) = self.registry.read().lookup(hash, &labels) {
+            return s.clone();
+        }
+        let mut reg = self.registry.write();
+        if let Some(s) = reg.lookup(hash, &labels) {
+            return s.clone();
+        }
+        let id = match id {
+            Some(id) if reg.get(id).is_none() && id != 0 => id,
+            _ => reg.next_id(),
+        };
+        let s = Arc::new(MemSeries::new(id, labels));
+        reg.insert(hash, s.clone());
+        // Postings are updated under the registry lock so a reader never
+        // sees a posting without its series.
+        self.postings.write().add(id, &s.labels);
+        self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+        s
+    }
+
+    fn series_by_ref(&self, id: u32) -> Option<Arc<MemSeries>> {
+        self.registry.read().get(id).cloned()
+    }
+
+    /// The oldest timestamp the out-of-order window admits now.
+    fn ooo_min_t(&self) -> i64 {
+        if self.opts.ooo_window_ms <= 0 {
+            return i64::MAX;
+        }
+        let maxt = self.maxt.load(Ordering::Relaxed);
+        if maxt == i64::MIN {
+            return i64::MAX;
+        }
+        maxt.saturating_sub(self.opts.ooo_window_ms)
+    }
+
+    /// The oldest timestamp an append may carry: after the newest block, and
+    /// (without an out-of-order window) no more than half a block range
+    /// behind the newest sample, as in Prometheus.
+    pub fn min_valid_time(&self) -> i64 {
+        let min_valid = self.min_valid_t.load(Ordering::Relaxed);
+        let maxt = self.maxt.load(Ordering::Relaxed);
+        if maxt == i64::MIN || self.opts.ooo_window_ms > 0 {
+            return min_valid;
+        }
+        min_valid.max(maxt.saturating_sub(self.opts.chunk_range_ms / 2))
+    }
+
+    fn apply_sample(&self, s: &MemSeries, t: i64, v: f64) {
+        if t < self.min_valid_t.load(Ordering::Relaxed) {
+            self.counters
+                .samples_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let ooo_min_t = self.ooo_min_t();
+        let stored = s
+            .data
+            .lock()
+            .apply(t, v, ooo_min_t, self.opts.chunk_range_ms);
+        if stored {
+            self.counters
+                .samples_appended
+                .fetch_add(1, Ordering::Relaxed);
+            self.mint.fetch_min(t, Ordering::Relaxed);
+            self.maxt.fetch_max(t, Ordering::Relaxed);
+        } else {
+            self.counters
+                .samples_rejected
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An appender.
+    pub fn appender(&self) -> HeadAppender<'_> {
+        HeadAppender::new(self)
+    }
+
+    /// Oldest and newest sample time in the head (`None` when empty).
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let (a, b) = (
+            self.mint.load(Ordering::Relaxed),
+            self.maxt.load(Ordering::Relaxed),
+        );
+        (a <= b).then_some((a, b))
+    }
+
+    /// Number of series.
+    pub fn series_count(&self) -> usize {
+        self.registry.read().live
+    }
+
+    /// What the last WAL replay found.
+    pub fn replay_stats(&self) -> ReplayStats {
+        self.replay.lock().clone()
+    }
+
+    /// Every live series, in id order.
+    pub fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.registry.read().slots.iter().flatten().cloned().collect()
+    }
+
+    /// Series matching `matchers`.
+    pub fn select_series(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+        let reg = self.registry.read();
+        let ids = postings_for_matchers(&*self.postings.read(), matchers);
+        ids.iter().filter_map(|id| reg.get(*id).cloned()).collect()
+    }
+
+    /// Deleted intervals of series `id`.
+    pub fn deleted(&self, id: u32) -> Intervals {
+        self.tombstones
+            .read()
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The part of series `s` inside `[mint, maxt]`, if it has samples there.
+    pub fn part(&self, s: &MemSeries, mint: i64, maxt: i64) -> Option<Part> {
+        let deleted = self.deleted(s.id);
+        let data = s.data.lock();
+        let (lo, hi) = data.time_range()?;
+        if hi < mint || lo > maxt {
+            return None;
+        }
+        let mut chunks: Vec<ChunkRef> = data
+            .closed
+            .iter()
+            .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            .map(|c| ChunkRef {
+                mint: c.mint,
+                maxt: c.maxt,
+                bytes: ChunkBytes::Shared(c.bytes.clone()),
+            })
+            .collect();
+        if let Some(o) = data.open.as_ref().filter(|o| o.maxt >= mint && o.mint <= maxt) {
+            chunks.push(ChunkRef {
+                mint: o.mint,
+                maxt: o.maxt,
+                bytes: ChunkBytes::Shared(Arc::from(o.chunk.bytes())),
+            });
+        }
+        let ooo: Vec<(i64, beacon_storage::SampleValue)> = data
+            .ooo
+            .as_ref()
+            .map(|m| {
+                m.range(mint..=maxt)
+                    .filter(|(t, _)| !is_deleted(&deleted, **t))
+                    .map(|(t, v)| (*t, beacon_storage::SampleValue::Float(f64::from_bits(*v))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(data);
+        let in_order = Part {
+            mint: chunks.first().map_or(i64::MAX, |c| c.mint),
+            maxt: chunks.last().map_or(i64::MIN, |c| c.maxt),
+            iter: Box::new(ChunksIter::new(chunks, mint, maxt, deleted)),
+        };
+        if ooo.is_empty() {
+            return Some(in_order);
+        }
+        let ooo_part = Part {
+            mint: ooo[0].0,
+            maxt: ooo[ooo.len() - 1].0,
+            iter: Box::new(beacon_storage::VecIterator::new(ooo)),
+        };
+        Some(Part {
+            mint: lo,
+            maxt: hi,
+            iter: crate::iter::join(vec![in_order, ooo_part]),
+        })
+    }
+
+    /// Records deletion of `[mint, maxt]` from the series matching
+    /// `matchers` (logged to the WAL first).
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<()> {
+        let series = self.select_series(matchers);
+        let stones: Vec<Tombstone> = series
+            .iter()
+            .map(|s| Tombstone { id: s.id, mint, maxt })
+            .collect();
+        if stones.is_empty() {
+            return Ok(());
+        }
+        let mut wal = self.wal.lock();
+        if let Some(w) = wal.as_mut() {
+            let mut buf = Vec::new();
+            crate::record::encode_tombstones(&mut buf, &stones);
+            w.log(&[&buf])?;
+        }
+        let mut ts = self.tombstones.write();
+        for st in stones {
+            ts.entry(st.id).or_default().push((st.mint, st.maxt));
+        }
+        Ok(())
+    }
+
+    /// Drops everything before `mint` (now in a block), removes series left
+    /// empty, and checkpoints the WAL so replay starts from the new state.
+    pub fn truncate(&self, mint: i64) -> Result<()> {
+        self.min_valid_t.fetch_max(mint, Ordering::Relaxed);
+        let mut removed = Vec::new();
+        let mut new_mint = i64::MAX;
+        for s in self.all_series() {
+            let mut d = s.data.lock();
+            let empty = d.truncate_before(mint);
+            if let Some((lo, _)) = d.time_range() {
+                new_mint = new_mint.min(lo);
+            }
+            drop(d);
+            if empty && s.pending.load(Ordering::Acquire) == 0 {
+                removed.push(s);
+            }
+        }
+        self.mint.store(new_mint, Ordering::Relaxed);
+        if new_mint == i64::MAX {
+            self.maxt.fetch_max(mint - 1, Ordering::Relaxed);
+        }
+        self.gc(&removed);
+        self.checkpoint(mint)
+    }
+
+    fn gc(&self, removed: &[Arc<MemSeries>]) {
+        if removed.is_empty() {
+            return;
+        }
+        let mut reg = self.registry.write();
+        let mut ids = HashSet::new();
+        for s in removed {
+            // Re-check under the registry lock: an appender may have found
+            // the series since (it bumps `pending` under the read lock).
+            if s.pending.load(Ordering::Acquire) == 0 && reg.remove(s.id).is_some() {
+                ids.insert(s.id);
+            }
+        }
+        self.postings.write().remove(&ids, removed);
+        self.tombstones.write().retain(|id, _| !ids.contains(id));
+        self.counters
+            .series_removed
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+    }
+
+    fn checkpoint(&self, mint: i64) -> Result<()> {
+        let Some(dir) = self.wal_dir.as_deref() else {
+            return Ok(());
+        };
+        let last = match self.wal.lock().as_mut() {
+            Some(w) => w.rotate()?,
+            None => return Ok(()),
+        };
+        let alive = |id: u32| self.registry.read().get(id).is_some();
+        wal::checkpoint(dir, last, |rec| match rec {
+            Record::Series(s) => Some(Record::Series(
+                s.iter().filter(|(id, _)| alive(*id)).cloned().collect(),
+            )),
+            Record::Samples(s) => Some(Record::Samples(
+                s.iter()
+                    .filter(|x| x.t >= mint && alive(x.id))
+                    .copied()
+                    .collect(),
+            )),
+            Record::Tombstones(t) => Some(Record::Tombstones(
+                t.iter()
+                    .filter(|x| x.maxt >= mint && alive(x.id))
+                    .copied()
+                    .collect(),
+            )),
+            Record::Metadata(m) => Some(Record::Metadata(
+                m.iter().filter(|(id, _)| alive(*id)).cloned().collect(),
+            )),
+        })?;
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Syncs the WAL (for `Db::close`).
+    pub fn sync_wal(&self) -> Result<()> {
+        match self.wal.lock().as_mut() {
+            Some(w) => w.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Sorted values of label `name` over series with samples in range.
+    pub fn label_values_in(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .select_series(matchers)
+            .iter()
+            .filter(|s| self.has_samples_in(s, mint, maxt))
+            .filter_map(|s| s.labels.get(name).map(str::to_owned))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// True when `s` has a sample in `[mint, maxt]` that is not deleted.
+    pub fn has_samples_in(&self, s: &MemSeries, mint: i64, maxt: i64) -> bool {
+        match self.part(s, mint, maxt) {
+            Some(mut p) => p.iter.next() != beacon_storage::ValueType::None,
+            None => false,
+        }
+    }
+
+    /// Heap bytes held by series data and labels (an estimate for stats).
+    pub fn heap_bytes(&self) -> usize {
+        let series: usize = self
+            .all_series()
+            .iter()
+            .map(|s| {
+                s.data.lock().heap_bytes()
+                    + s.labels.heap_bytes()
+                    + std::mem::size_of::<MemSeries>()
+                    + 16
+            })
+            .sum();
+        series + self.postings.read().heap_bytes()
+    }
+
+    /// Checks a sample against a series' newest one (for the appender).
+    fn judge_against(
+        &self,
+        s: &MemSeries,
+        pending: Option<(i64, u64)>,
+        t: i64,
+        v: f64,
+    ) -> Result<crate::series::Verdict> {
+        if t < self.min_valid_time() {
+            return Err(beacon_storage::AppendError::OutOfBounds.into());
+        }
+        let last = pending.or_else(|| s.data.lock().last());
+        judge(last, t, v, self.ooo_min_t()).map_err(Error::from)
+    }
+}
+
+impl PostingsIndex for MemPostings {
+    fn all_postings(&self) -> Vec<u32> {
+        self.all.clone()
+    }
+
+    fn postings_for_values(&self, name: &str, values: &[&str]) -> Vec<u32> {
+        let Some(vals) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        union(
+            values
+                .iter()
+                .filter_map(|v| vals.get(*v).cloned())
+                .collect(),
+        )
+    }
+
+    fn postings_matching(
+        &self,
+        name: &str,
+        prefix: &str,
+        pred: &dyn Fn(&str) -> bool,
+    ) -> Vec<u32> {
+        let Some(vals) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        union(
+            vals.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+                .take_while(|(v, _)| v.starts_with(prefix))
+                .filter(|(v, _)| pred(v))
+                .map(|(_, p)| p.clone())
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,298 @@
+//! One series in the head: its labels, its full (closed) chunks, its open
+//! chunk, and the few out-of-order samples an optional window admits.
+//!
+//! **Invariant:** the open chunk holds the series' newest in-order sample
+//! whenever the series has one, so a staleness marker at that timestamp can
+//! replace it by re-encoding only the open chunk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32};
+
+use beacon_model::{Labels, is_stale_nan};
+use beacon_storage::AppendError;
+use parking_lot::Mutex;
+
+use crate::chunk::{SAMPLES_PER_CHUNK, XorChunk, XorIter};
+
+/// A full chunk kept in memory until the head is compacted.
+#[derive(Debug, Clone)]
+pub struct ClosedChunk {
+    pub mint: i64,
+    pub maxt: i64,
+    pub bytes: Arc<[u8]>,
+}
+
+/// The mutable part of a series, behind its mutex.
+#[derive(Debug, Default)]
+pub struct SeriesData {
+    pub closed: Vec<ClosedChunk>,
+    pub open: Option<Box<OpenChunk>>,
+    /// Out-of-order samples (timestamp → value bits), when a window is set.
+    pub ooo: Option<Box<BTreeMap<i64, u64>>>,
+}
+
+/// The chunk being appended to.
+#[derive(Debug)]
+pub struct OpenChunk {
+    pub mint: i64,
+    pub maxt: i64,
+    pub last_v: u64,
+    pub chunk: XorChunk,
+}
+
+/// A head series.
+#[derive(Debug)]
+pub struct MemSeries {
+    pub id: u32,
+    pub labels: Labels,
+    /// Set once the series record is in the WAL (under the WAL lock).
+    pub logged: AtomicBool,
+    /// Appenders holding uncommitted samples for the series; truncation
+    /// leaves such a series alone even when it has no data yet.
+    pub pending: AtomicU32,
+    pub data: Mutex<SeriesData>,
+}
+
+/// What an append would do to a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A new newest sample.
+    InOrder,
+    /// The same sample again: accepted and dropped.
+    Duplicate,
+    /// A staleness marker replacing the newest sample's value.
+    ReplaceLast,
+    /// Older than the newest sample but inside the out-of-order window.
+    OutOfOrder,
+}
+
+impl MemSeries {
+    pub fn new(id: u32, labels: Labels) -> MemSeries {
+        MemSeries {
+            id,
+            labels,
+            logged: AtomicBool::new(false),
+            pending: AtomicU32::new(0),
+            data: Mutex::new(SeriesData::default()),
+        }
+    }
+}
+
+/// Decides whether a sample may follow `last` (the newest sample, committed
+/// or pending). `ooo_min_t` is the oldest timestamp the out-of-order window
+/// admits (`i64::MAX` when there is no window).
+pub fn judge(
+    last: Option<(i64, u64)>,
+    t: i64,
+    v: f64,
+    ooo_min_t: i64,
+) -> Result<Verdict, AppendError> {
+    let Some((lt, lv)) = last else {
+        return Ok(Verdict::InOrder);
+    };
+    if t > lt {
+        return Ok(Verdict::InOrder);
+    }
+    if t == lt {
+        if lv == v.to_bits() {
+            return Ok(Verdict::Duplicate);
+        }
+        if is_stale_nan(v) {
+            return Ok(Verdict::ReplaceLast);
+        }
+        return Err(AppendError::DuplicateSampleForTimestamp);
+    }
+    if t >= ooo_min_t {
+        return Ok(Verdict::OutOfOrder);
+    }
+    Err(AppendError::OutOfOrderSample)
+}
+
+impl SeriesData {
+    /// The newest in-order sample.
+    pub fn last(&self) -> Option<(i64, u64)> {
+        self.open
+            .as_ref()
+            .filter(|o| !o.chunk.is_empty())
+            .map(|o| (o.maxt, o.last_v))
+    }
+
+    /// Applies an accepted sample. `cut_at` is the end of the block range
+    /// the newest chunk lies in: chunks never straddle block boundaries.
+    /// Returns true when a sample was stored.
+    pub fn apply(&mut self, t: i64, v: f64, ooo_min_t: i64, range_ms: i64) -> bool {
+        match judge(self.last(), t, v, ooo_min_t) {
+            Ok(Verdict::InOrder) => {
+                self.append_in_order(t, v, range_ms);
+                true
+            }
+            Ok(Verdict::ReplaceLast) => {
+                self.replace_last(v);
+                true
+            }
+            Ok(Verdict::OutOfOrder) => {
+                let ooo = self.ooo.get_or_insert_with(Default::default);
+                match ooo.get(&t) {
+                    Some(old) if *old != v.to_bits() && !is_stale_nan(v) => false,
+                    _ => {
+                        ooo.insert(t, v.to_bits());
+                        true
+                    }
+                }
+            }
+            Ok(Verdict::Duplicate) | Err(_) => false,
+        }
+    }
+
+    fn append_in_order(&mut self, t: i64, v: f64, range_ms: i64) {
+        let cut = match &self.open {
+            None => false,
+            Some(o) => {
+                o.chunk.len() >= SAMPLES_PER_CHUNK || range_start(t, range_ms) > o.maxt
+            }
+        };
+        if cut {
+            self.close_open();
+        }
+        let o = self.open.get_or_insert_with(|| {
+            Box::new(OpenChunk {
+                mint: t,
+                maxt: t,
+                last_v: 0,
+                chunk: XorChunk::new(),
+            })
+        });
+        o.chunk.append(t, v);
+        o.maxt = t;
+        o.last_v = v.to_bits();
+    }
+
+    /// Moves the open chunk to the closed list.
+    pub fn close_open(&mut self) {
+        if let Some(mut o) = self.open.take() {
+            if o.chunk.is_empty() {
+                return;
+            }
+            o.chunk.shrink();
+            self.closed.push(ClosedChunk {
+                mint: o.mint,
+                maxt: o.maxt,
+                bytes: Arc::from(o.chunk.bytes()),
+            });
+        }
+    }
+
+    fn replace_last(&mut self, v: f64) {
+        let Some(o) = self.open.as_mut() else {
+            return;
+        };
+        let mut it = XorIter::new(o.chunk.bytes());
+        let mut c = XorChunk::new();
+        let n = o.chunk.len();
+        for _ in 1..n {
+            if !it.next_sample() {
+                break;
+            }
+            let (t, v) = it.at();
+            c.append(t, v);
+        }
+        c.append(o.maxt, v);
+        o.chunk = c;
+        o.last_v = v.to_bits();
+    }
+
+    /// Drops chunks and out-of-order samples entirely before `mint`.
+    /// Returns true when nothing is left.
+    pub fn truncate_before(&mut self, mint: i64) -> bool {
+        self.closed.retain(|c| c.maxt >= mint);
+        if self.open.as_ref().is_some_and(|o| o.maxt < mint) {
+            self.open = None;
+        }
+        if let Some(ooo) = self.ooo.as_mut() {
+            ooo.retain(|t, _| *t >= mint);
+            if ooo.is_empty() {
+                self.ooo = None;
+            }
+        }
+        self.closed.is_empty() && self.open.is_none() && self.ooo.is_none()
+    }
+
+    /// Oldest and newest sample time, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut lo = i64::MAX;
+        let mut hi = i64::MIN;
+        for (a, b) in self.closed.iter().map(|c| (c.mint, c.maxt)).chain(
+            self.open
+                .iter()
+                .filter(|o| !o.chunk.is_empty())
+                .map(|o| (o.mint, o.maxt)),
+        ) {
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        if let Some(ooo) = &self.ooo {
+            if let (Some((a, _)), Some((b, _))) = (ooo.first_key_value(), ooo.last_key_value()) {
+                lo = lo.min(*a);
+                hi = hi.max(*b);
+            }
+        }
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Heap bytes held by chunks (for the memory figures).
+    pub fn heap_bytes(&self) -> usize {
+        let closed: usize = self.closed.iter().map(|c| c.bytes.len() + 16).sum();
+        let open = self
+            .open
+            .as_ref()
+            .map_or(0, |o| o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>());
+        closed + self.closed.capacity() * std::mem::size_of::<ClosedChunk>() + open
+    }
+}
+
+/// The start of the block range `t` falls in (floor division, so negative
+/// timestamps align too).
+pub fn range_start(t: i64, range_ms: i64) -> i64 {
+    t.div_euclid(range_ms).saturating_mul(range_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judge_rules() {
+        let stale = beacon_model::stale_nan();
+        let last = Some((10, 1.0f64.to_bits()));
+        assert_eq!(judge(None, 5, 1.0, i64::MAX), Ok(Verdict::InOrder));
+        assert_eq!(judge(last, 11, 1.0, i64::MAX), Ok(Verdict::InOrder));
+        assert_eq!(judge(last, 10, 1.0, i64::MAX), Ok(Verdict::Duplicate));
+        assert_eq!(judge(last, 10, stale, i64::MAX), Ok(Verdict::ReplaceLast));
+        assert_eq!(
+            judge(last, 10, 2.0, i64::MAX),
+            Err(AppendError::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(
+            judge(last, 9, 1.0, i64::MAX),
+            Err(AppendError::OutOfOrderSample)
+        );
+        assert_eq!(judge(last, 9, 1.0, 5), Ok(Verdict::OutOfOrder));
+    }
+
+    #[test]
+    fn chunks_cut_at_size_and_range_boundary() {
+        let mut s = SeriesData::default();
+        for i in 0..250 {
+            assert!(s.apply(i * 10, i as f64, i64::MAX, 1_000_000));
+        }
+        assert_eq!(s.closed.len(), 2);
+        assert!(s.apply(1_000_000, 0.0, i64::MAX, 1_000_000));
+        assert_eq!(s.closed.len(), 3, "range boundary cuts the chunk");
+        assert!(s.apply(1_000_000, beacon_model::stale_nan(), i64::MAX, 1_000_000));
+        assert!(beacon_model::is_stale_nan(f64::from_bits(s.last().unwrap().1)));
+        assert!(!s.truncate_before(1_000_000));
+        assert_eq!(s.closed.len(), 0);
+        assert!(s.truncate_before(2_000_000));
+    }
+}
