@@ -12,8 +12,8 @@ use std::fmt;
 use beacon_model::{Labels, LabelsBuilder, NameValidation};
 use md5::{Digest, Md5};
 
-use crate::yaml::{Cx, Fields, Node, Out, Pos, Section, Value, pos, scalar_text};
 use crate::Result;
+use crate::yaml::{Cx, Fields, Node, Out, Pos, Section, Value, pos, scalar_text};
 
 /// What a relabelling rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -60,13 +60,19 @@ impl Action {
 
     /// The name as written in YAML.
     pub fn as_str(self) -> &'static str {
-        Action::ALL.iter().find(|(a, _)| *a == self).map_or("", |(_, n)| n)
+        Action::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("", |(_, n)| n)
     }
 
     /// Parses an action name; like Prometheus, case does not matter.
     pub fn parse(s: &str) -> Option<Action> {
         let lower = s.to_ascii_lowercase();
-        Action::ALL.iter().find(|(_, n)| *n == lower).map(|(a, _)| *a)
+        Action::ALL
+            .iter()
+            .find(|(_, n)| *n == lower)
+            .map(|(a, _)| *a)
     }
 
     fn needs_target(self) -> bool {
@@ -250,7 +256,8 @@ fn legacy_name_with_refs(s: &str) -> bool {
                     return false;
                 };
                 let name = &s[i + 2..i + 2 + end];
-                if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     return false;
                 }
                 i += end + 3;

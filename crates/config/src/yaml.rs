@@ -148,6 +148,8 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Node> {
 /// position is already part of our error, so drop the duplicate.
 fn strip_location(msg: &str) -> String {
     let m = msg.trim_start_matches("error: ");
+    // The library's hint about its own options means nothing to an operator.
+    let m = m.split(", set DuplicateKeyPolicy").next().unwrap_or(m);
     if let Some(rest) = m.strip_prefix("line ")
         && let Some(idx) = rest.find(": ")
         && rest[..idx].contains("column")
@@ -261,6 +263,8 @@ pub(crate) trait Fields {
     /// Like `field`, but the encoder writes it even when empty, because an
     /// empty value differs from the default (`replacement: ""`).
     fn keep<T: Value>(&mut self, name: &'static str, slot: &mut T) -> Result<()>;
+    /// An older spelling of a field: read, never written.
+    fn alias<T: Value>(&mut self, name: &'static str, slot: &mut T) -> Result<()>;
     /// Fields of another section written inline, at the same level.
     fn inline<S: Section>(&mut self, section: &mut S) -> Result<()>;
     /// Whether the named key was present in the input (decoder only).
@@ -291,6 +295,10 @@ impl Fields for Decoder<'_> {
         self.field(name, slot)
     }
 
+    fn alias<T: Value>(&mut self, name: &'static str, slot: &mut T) -> Result<()> {
+        self.field(name, slot)
+    }
+
     fn inline<S: Section>(&mut self, section: &mut S) -> Result<()> {
         section.fields(self)
     }
@@ -312,7 +320,11 @@ pub(crate) fn decode_section<S: Section>(n: &Node, cx: &Cx) -> Result<S> {
         other => {
             return Err(cx.err(
                 pos(n),
-                format!("expected a mapping for {}, got {}", S::NAME, kind_name(other)),
+                format!(
+                    "expected a mapping for {}, got {}",
+                    S::NAME,
+                    kind_name(other)
+                ),
             ));
         }
     };
@@ -326,10 +338,7 @@ pub(crate) fn decode_section<S: Section>(n: &Node, cx: &Cx) -> Result<S> {
         if d.used[i] {
             continue;
         }
-        let name = match &k.value {
-            Kind::Str(s) => s.clone(),
-            other => format!("{other:?}"),
-        };
+        let name = scalar_text(k, cx).unwrap_or_else(|_| kind_name(&k.value).to_owned());
         let msg = S::unsupported(&name)
             .unwrap_or_else(|| format!("field {name} not found in {}", S::NAME));
         return Err(cx.err(pos(k), msg));
@@ -353,6 +362,10 @@ impl Fields for Encoder {
 
     fn keep<T: Value>(&mut self, name: &'static str, slot: &mut T) -> Result<()> {
         self.entries.push((name.to_owned(), slot.encode()));
+        Ok(())
+    }
+
+    fn alias<T: Value>(&mut self, _name: &'static str, _slot: &mut T) -> Result<()> {
         Ok(())
     }
 
@@ -519,6 +532,7 @@ impl<T: Value> Value for Vec<T> {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
         match &n.value {
             Kind::Seq(items) => items.iter().map(|i| T::decode(i, cx)).collect(),
+            Kind::Null => Ok(Vec::new()),
             _ => Err(type_err(n, cx, "a sequence")),
         }
     }
@@ -559,26 +573,23 @@ impl<S: Section> Value for S {
     }
 }
 
-/// A value kept with where it was written, for checks that need the
-/// position after the whole section is read (duplicate names, globs).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct At<T> {
-    pub value: T,
-    pub pos: Pos,
+/// Where a section was written, kept for errors found after decoding.
+/// Equality ignores it: moving a job down a line does not change the job.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Source {
+    pub(crate) pos: Pos,
 }
 
-impl<T: Value> Value for At<T> {
-    fn decode(n: &Node, cx: &Cx) -> Result<Self> {
-        Ok(At {
-            value: T::decode(n, cx)?,
-            pos: pos(n),
-        })
+impl Source {
+    /// 1-based line and column of the section in its file (0:0 if built in code).
+    pub fn line_col(&self) -> (u32, u32) {
+        (self.pos.line, self.pos.col)
     }
-    fn encode(&self) -> Out {
-        self.value.encode()
-    }
-    fn omit(&self) -> bool {
-        self.value.omit()
+}
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }
 

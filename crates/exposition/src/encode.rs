@@ -52,6 +52,14 @@ pub fn format_go_float(v: f64) -> String {
     s
 }
 
+/// `v` as OpenMetrics writes it: like Go's `%g`, but integral values get
+/// a `.0` (`1.0`), as Prometheus formats `le` and `quantile` labels.
+pub fn openmetrics_float(v: f64) -> String {
+    let mut s = String::new();
+    write_openmetrics_float(&mut s, v);
+    s
+}
+
 fn write_openmetrics_float(out: &mut String, v: f64) {
     let start = out.len();
     write_go_float(out, v);
@@ -84,7 +92,8 @@ fn write_name_and_labels(
     labels: &Labels,
     extra: Option<(&str, &str)>,
 ) {
-    let legacy = beacon_model::is_valid_legacy_metric_name(name);
+    // An empty name (exemplar labels) writes no name at all.
+    let legacy = name.is_empty() || beacon_model::is_valid_legacy_metric_name(name);
     if legacy {
         out.push_str(name);
     }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use beacon_model::{FloatHistogram, Histogram, Labels, MetricType};
 use smallvec::SmallVec;
 
-use crate::lex::{scan_label_name, scan_quoted, skip_ws, unescape};
+use crate::lex::{scan_label_name, scan_quoted, scan_quoted_flag, skip_ws, unescape};
 
 /// One item of an exposition, in input order.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +33,8 @@ pub enum Entry<'a> {
     },
     /// One float sample.
     Sample(FloatSample<'a>),
-    /// One native histogram (protobuf only).
-    Histogram(HistogramSample),
+    /// One native histogram (protobuf only); boxed, it is large.
+    Histogram(Box<HistogramSample>),
     /// OpenMetrics `# EOF`.
     Eof,
 }
@@ -54,7 +54,8 @@ pub struct FloatSample<'a> {
     /// Milliseconds since the epoch (OpenMetrics seconds are converted,
     /// rounded to the millisecond).
     pub timestamp_ms: Option<i64>,
-    pub exemplar: Option<ExemplarRef<'a>>,
+    /// Boxed: exemplars are rare and the sample stays small to move.
+    pub exemplar: Option<Box<ExemplarRef<'a>>>,
     /// The creation time in milliseconds (protobuf `created_timestamp`).
     pub created_ms: Option<i64>,
     /// The 1-based input line; 0 for protobuf.
@@ -231,9 +232,14 @@ impl<'a> Iterator for TextLabels<'a> {
             self.pos = skip_ws(b, self.pos);
             if b.get(self.pos) == Some(&b'=') {
                 self.pos = skip_ws(b, self.pos + 1);
-                let (raw, end) = scan_quoted(s, self.pos).ok()?;
+                let (raw, end, escaped) = scan_quoted_flag(s, self.pos).ok()?;
                 self.pos = end;
-                return Some((name, unescape(raw, true)));
+                let value = if escaped {
+                    unescape(raw, true)
+                } else {
+                    Cow::Borrowed(raw)
+                };
+                return Some((name, value));
             }
             // A quoted metric name: not a label, go on.
         }

@@ -95,20 +95,37 @@ pub(crate) fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// the raw text between the quotes (escapes not yet resolved) and the
 /// offset just past the closing quote.
 pub(crate) fn scan_quoted(s: &str, pos: usize) -> Lex<(&str, usize)> {
+    scan_quoted_flag(s, pos).map(|(raw, end, _)| (raw, end))
+}
+
+/// Like [`scan_quoted`], and also says whether a backslash was seen.
+#[inline]
+pub(crate) fn scan_quoted_flag(s: &str, pos: usize) -> Lex<(&str, usize, bool)> {
     let b = s.as_bytes();
     if b.get(pos) != Some(&b'"') {
         return fail(pos, "expected '\"'");
     }
     let mut i = pos + 1;
+    let mut escaped = false;
+    // Most values are short: a plain loop beats setting up a SIMD search.
+    let short_end = b.len().min(i + 24);
+    while i < short_end {
+        match b[i] {
+            b'"' => return Ok((&s[pos + 1..i], i + 1, escaped)),
+            b'\\' => break,
+            _ => i += 1,
+        }
+    }
     loop {
         let Some(k) = b.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
             return fail(pos, "unterminated quoted string");
         };
         let j = i + k;
         if b[j] == b'"' {
-            return Ok((&s[pos + 1..j], j + 1));
+            return Ok((&s[pos + 1..j], j + 1, escaped));
         }
         // A backslash escapes whatever byte follows, even a quote.
+        escaped = true;
         if j + 1 >= b.len() {
             return fail(pos, "unterminated quoted string");
         }
@@ -230,7 +247,7 @@ fn scan_label_block<'a>(
             if b.get(i) != Some(&b'"') {
                 return fail(i, "expected a quoted label value");
             }
-            let (_, end) = scan_quoted(s, i)?;
+            let (_, end, _) = scan_quoted_flag(s, i)?;
             i = end;
             if names.len() >= LABELS_PER_SERIES_MAX {
                 return Err(LexError::TooManyLabels(item));
@@ -276,7 +293,10 @@ pub(crate) fn scan_labels<'a>(
 
 /// Rejects a repeated label name and an explicit `__name__` label.
 fn check_duplicates(names: &mut [Cow<'_, str>], at: usize) -> Lex<()> {
-    if names.iter().any(|n| n == beacon_model::METRIC_NAME) {
+    if names
+        .iter()
+        .any(|n| n.starts_with("__") && n == beacon_model::METRIC_NAME)
+    {
         return fail(at, "label __name__ repeats the metric name");
     }
     // Exporters almost always write labels sorted, so one pass usually
@@ -439,8 +459,6 @@ pub(crate) struct LineReader<'a> {
 pub(crate) struct Line<'a> {
     pub start: usize,
     pub text: &'a str,
-    /// False for a last line that the input ends without a newline.
-    pub newline: bool,
 }
 
 impl<'a> LineReader<'a> {
@@ -482,7 +500,6 @@ impl<'a> LineReader<'a> {
         Some(Ok(Line {
             start,
             text: &self.input[start..end],
-            newline,
         }))
     }
 

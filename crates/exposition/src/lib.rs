@@ -3,14 +3,24 @@
 pub mod encode;
 pub mod entry;
 mod error;
+pub mod families;
 pub mod family;
 mod lex;
+pub mod lint;
+pub mod negotiate;
 mod om_strict;
 pub mod openmetrics;
+pub mod parser;
+pub mod proto;
+pub mod protobuf;
 pub mod text;
 
 pub use entry::{Entry, ExemplarRef, FloatSample, HistogramSample, LabelsRef, NativeHistogram};
 pub use error::{Error, Result};
+pub use families::parse_to_families;
+pub use lint::{LintProblem, check_metrics};
+pub use parser::{ParseFormat, Parser};
+pub use protobuf::{ProtobufParser, encode_protobuf};
 pub use om_strict::EXEMPLAR_LABEL_CHARS_MAX;
 pub use openmetrics::{OpenMetricsMode, OpenMetricsParser};
 pub use text::TextParser;

@@ -68,6 +68,7 @@ impl<'a> OpenMetricsParser<'a> {
         }
     }
 
+    #[inline(always)]
     fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
         let Some(line) = self.lines.next_line() else {
             return Err(Error::Syntax {
@@ -154,6 +155,7 @@ impl<'a> OpenMetricsParser<'a> {
         Ok(entry)
     }
 
+    #[inline(always)]
     fn sample(&mut self, s: &'a str) -> Lex<Parsed<'a>> {
         let b = s.as_bytes();
         let series = scan_series(s, 0, true, &mut self.names)?;
@@ -176,7 +178,7 @@ impl<'a> OpenMetricsParser<'a> {
                 }
             }
             if i < b.len() {
-                exemplar = Some(self.exemplar(s, i)?);
+                exemplar = Some(Box::new(self.exemplar(s, i)?));
             }
         }
         Ok(Parsed {

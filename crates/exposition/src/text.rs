@@ -42,6 +42,7 @@ impl<'a> TextParser<'a> {
         }
     }
 
+    #[inline(always)]
     fn line(&mut self, start: usize, text: &'a str) -> Result<Option<Entry<'a>>> {
         let b = text.as_bytes();
         let i = skip_ws(b, 0);
@@ -53,6 +54,7 @@ impl<'a> TextParser<'a> {
         r.map_err(|e| self.lines.error(start, e))
     }
 
+    #[inline(always)]
     fn sample(&mut self, s: &'a str, pos: usize) -> Lex<Entry<'a>> {
         let b = s.as_bytes();
         let series = scan_series(s, pos, false, &mut self.names)?;

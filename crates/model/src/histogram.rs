@@ -406,8 +406,16 @@ impl FloatHistogram {
         self.count += sign * other.count;
         self.sum += sign * other.sum;
         self.zero_count += sign * other.zero_count;
-        let (ps, pb) = collapse_keep(&merge(&self.positive_pairs(), &other.positive_pairs(), sign));
-        let (ns, nb) = collapse_keep(&merge(&self.negative_pairs(), &other.negative_pairs(), sign));
+        let (ps, pb) = collapse_keep(&merge(
+            &self.positive_pairs(),
+            &other.positive_pairs(),
+            sign,
+        ));
+        let (ns, nb) = collapse_keep(&merge(
+            &self.negative_pairs(),
+            &other.negative_pairs(),
+            sign,
+        ));
         self.positive_spans = ps;
         self.positive_buckets = pb;
         self.negative_spans = ns;
@@ -474,7 +482,10 @@ impl FloatHistogram {
                     } else {
                         bucket_upper_bound(self.schema, &self.custom_values, i - 1)
                     };
-                    (lower, bucket_upper_bound(self.schema, &self.custom_values, i))
+                    (
+                        lower,
+                        bucket_upper_bound(self.schema, &self.custom_values, i),
+                    )
                 } else {
                     (
                         bucket_upper_bound(self.schema, &[], i - 1),
@@ -514,17 +525,15 @@ impl FloatHistogram {
     /// Every bucket in ascending order: negative, zero, positive.
     pub fn all_buckets(&self) -> Vec<Bucket> {
         let mut out = self.negative_bucket_list();
-        if self.zero_count != 0.0 || self.zero_threshold != 0.0 {
-            if !self.uses_custom_buckets() {
-                out.push(Bucket {
-                    lower: -self.zero_threshold,
-                    upper: self.zero_threshold,
-                    count: self.zero_count,
-                    index: 0,
-                    lower_inclusive: true,
-                    upper_inclusive: true,
-                });
-            }
+        if (self.zero_count != 0.0 || self.zero_threshold != 0.0) && !self.uses_custom_buckets() {
+            out.push(Bucket {
+                lower: -self.zero_threshold,
+                upper: self.zero_threshold,
+                count: self.zero_count,
+                index: 0,
+                lower_inclusive: true,
+                upper_inclusive: true,
+            });
         }
         out.extend(self.positive_bucket_list());
         out

@@ -152,6 +152,7 @@ pub fn device_filtered(include: Option<&Regex>, exclude: Option<&Regex>, dev: &s
 /// Every collector this exporter knows, with whether it is on by default.
 pub const COLLECTORS: &[(&str, bool)] = &[
     ("arp", true),
+    ("bonding", true),
     ("conntrack", true),
     ("cpu", true),
     ("cpufreq", true),
@@ -194,6 +195,7 @@ pub fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>> {
     let c = cfg.clone();
     let col: Arc<dyn Collector> = match name {
         "arp" => Arc::new(small::Arp(c)),
+        "bonding" => Arc::new(netclass::Bonding(c)),
         "conntrack" => Arc::new(conntrack::Conntrack(c)),
         "cpu" => Arc::new(cpu::Cpu(c)),
         "cpufreq" => Arc::new(cpu::CpuFreq(c)),

@@ -57,6 +57,7 @@ mkdir -p "$OUT_PROC/1"
 grep -E ' (/|/proc|/sys|/dev/shm) ' "$PROC/1/mounts" | head -n 6 > "$OUT_PROC/1/mounts"
 printf '%s\n' 'server:/export /mnt/nfs\040share nfs4 ro,relatime 0 0' >> "$OUT_PROC/1/mounts"
 echo 'overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0' >> "$OUT_PROC/1/mounts"
+echo 'tmpfs /run/user/1000 tmpfs rw,nosuid,nodev 0 0' >> "$OUT_PROC/1/mounts"
 
 # synthetic: /proc/schedstat (version 15 layout, two CPUs).
 cat > "$OUT_PROC/schedstat" <<'X'
@@ -80,6 +81,16 @@ for name in lo $first; do
         cat "$a" > "$OUT_SYS/class/net/$name/$rel" 2>/dev/null || rm -f "$OUT_SYS/class/net/$name/$rel"
     done
 done
+
+# synthetic: a bonding master with one slave up and one down.
+b=$OUT_SYS/class/net/bond0
+mkdir -p "$b/bonding" "$b/lower_eth1/bonding_slave" "$b/lower_eth2/bonding_slave"
+echo bond0 > "$OUT_SYS/class/net/bonding_masters"
+echo "eth1 eth2" > "$b/bonding/slaves"
+echo up > "$b/lower_eth1/bonding_slave/mii_status"
+echo down > "$b/lower_eth2/bonding_slave/mii_status"
+echo up > "$b/operstate"
+echo 1500 > "$b/mtu"
 
 # Clocksources.
 for cs in "$SYS"/devices/system/clocksource/clocksource*; do

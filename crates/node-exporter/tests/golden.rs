@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use beacon_exposition::encode::{Format, encode};
-use beacon_node_exporter::collector::filesystem::{FsStats, Filesystem};
+use beacon_node_exporter::collector::filesystem::{Filesystem, FsStats};
 use beacon_node_exporter::collector::{self, Collector, Config};
 use beacon_node_exporter::metric_set::MetricSet;
 
 /// Collectors whose output depends only on the fixture trees.
 const FIXTURE_COLLECTORS: &[&str] = &[
     "arp",
+    "bonding",
     "conntrack",
     "cpu",
     "cpufreq",
@@ -127,8 +128,13 @@ fn collectors_match_golden_files() {
 fn filesystem_matches_golden_file() {
     // statfs answers come from the hook, so the output does not depend on
     // the disks of the machine running the test.
+    // Mount points in the fixture are the host's, so no rootfs prefix.
+    let cfg = Arc::new(Config {
+        rootfs: "/".into(),
+        ..(*config(None)).clone()
+    });
     let fs = Filesystem::with_stat(
-        config(None),
+        cfg,
         Arc::new(|p: &Path| {
             if p.to_string_lossy().contains("nfs") {
                 return Err(std::io::Error::from_raw_os_error(libc_eacces()));
@@ -144,7 +150,11 @@ fn filesystem_matches_golden_file() {
         }),
     );
     let td = testdata();
-    assert_all(check("filesystem", &render(&fs, &[(&td, "<testdata>")])).into_iter().collect());
+    assert_all(
+        check("filesystem", &render(&fs, &[(&td, "<testdata>")]))
+            .into_iter()
+            .collect(),
+    );
 }
 
 /// EACCES, spelled out so the test needs no libc dependency.
@@ -160,7 +170,10 @@ fn textfile_with_malformed_file_matches_golden_file() {
     for name in ["good.prom", "broken.prom"] {
         let dst = dir.path().join(name);
         std::fs::copy(testdata().join("textfile").join(name), &dst).expect("copy fixture");
-        let f = std::fs::File::options().write(true).open(&dst).expect("open copy");
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&dst)
+            .expect("open copy");
         let pinned = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         f.set_modified(pinned).expect("set mtime");
     }

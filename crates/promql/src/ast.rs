@@ -77,6 +77,10 @@ pub struct VectorSelector {
     pub matchers: Vec<Matcher>,
     pub offset: Option<DurationExpr>,
     pub at: Option<AtModifier>,
+    /// `smoothed` on an instant selector: interpolate between neighbours.
+    pub smoothed: bool,
+    /// `anchored` on an instant selector.
+    pub anchored: bool,
     pub pos: PosRange,
 }
 
@@ -215,6 +219,10 @@ pub enum BinOp {
     And,
     Or,
     Unless,
+    /// `</`: trims histogram observations above the right-hand value.
+    TrimUpper,
+    /// `>/`: trims histogram observations below the right-hand value.
+    TrimLower,
 }
 
 impl BinOp {
@@ -237,6 +245,8 @@ impl BinOp {
             BinOp::And => "and",
             BinOp::Or => "or",
             BinOp::Unless => "unless",
+            BinOp::TrimUpper => "</",
+            BinOp::TrimLower => ">/",
         }
     }
 
@@ -247,7 +257,12 @@ impl BinOp {
             BinOp::And | BinOp::Unless => 2,
             BinOp::Eql | BinOp::Neq | BinOp::Lss | BinOp::Lte | BinOp::Gtr | BinOp::Gte => 3,
             BinOp::Add | BinOp::Sub => 4,
-            BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Atan2 => 5,
+            BinOp::Mul
+            | BinOp::Div
+            | BinOp::Mod
+            | BinOp::Atan2
+            | BinOp::TrimUpper
+            | BinOp::TrimLower => 5,
             BinOp::Pow => 6,
         }
     }
@@ -403,7 +418,8 @@ impl Expr {
             Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
             Expr::Paren { expr, .. } | Expr::Unary { expr, .. } => expr.value_type(),
             Expr::Binary(b) => {
-                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
                 {
                     ValueType::Scalar
                 } else {

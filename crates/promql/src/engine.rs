@@ -113,7 +113,9 @@ impl Engine {
             ));
         }
         if end_ms < start_ms {
-            return Err(Error::Eval("end timestamp must not be before start time".into()));
+            return Err(Error::Eval(
+                "end timestamp must not be before start time".into(),
+            ));
         }
         self.run(q, expr, start_ms, end_ms, step_ms, false, cancel)
     }
@@ -131,7 +133,16 @@ impl Engine {
     ) -> Result<QueryResult> {
         let ast = crate::parse(expr)?;
         let deadline = Instant::now() + self.opts.timeout;
-        let mut ev = Evaluator::new(q, &self.opts, expr, start, end, step, deadline, cancel.clone());
+        let mut ev = Evaluator::new(
+            q,
+            &self.opts,
+            expr,
+            start,
+            end,
+            step,
+            deadline,
+            cancel.clone(),
+        );
         ev.run(&ast, instant)
     }
 }

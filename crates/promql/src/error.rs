@@ -21,7 +21,10 @@ impl ParseError {
         let pos = pos.min(input.len());
         let before = &input.as_bytes()[..pos];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
         ParseError {
             pos,
             line,

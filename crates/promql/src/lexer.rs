@@ -38,6 +38,10 @@ pub enum Tok {
     Assign,
     EqlRegex,
     NeqRegex,
+    /// `</`: keep histogram observations below a value.
+    TrimUpper,
+    /// `>/`: keep histogram observations above a value.
+    TrimLower,
     Eof,
 }
 
@@ -81,6 +85,8 @@ fn op_text(t: &Tok) -> &'static str {
         Tok::Gte => ">=",
         Tok::EqlRegex => "=~",
         Tok::NeqRegex => "!~",
+        Tok::TrimUpper => "</",
+        Tok::TrimLower => ">/",
         _ => "?",
     }
 }
@@ -100,6 +106,7 @@ pub fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
         b: input.as_bytes(),
         i: 0,
         out: Vec::new(),
+        brackets: 0,
     };
     lx.run()?;
     Ok(lx.out)
@@ -110,6 +117,8 @@ struct Lexer<'a> {
     b: &'a [u8],
     i: usize,
     out: Vec<Token>,
+    /// Open `[` count: inside brackets `:` separates range and step.
+    brackets: usize,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -118,6 +127,11 @@ fn is_ident_start(c: u8) -> bool {
 
 fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
+}
+
+/// Characters that may not directly follow a number or duration.
+fn is_word_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
 }
 
 const DURATION_UNITS: &[u8] = b"smhdwy";
@@ -158,8 +172,12 @@ impl Lexer<'_> {
                 self.push(tok, start);
                 continue;
             }
-            if is_ident_start(c) {
-                while self.i < self.b.len() && is_ident_char(self.b[self.i]) {
+            let in_brackets = self.brackets > 0;
+            if is_ident_start(c) && !(in_brackets && c == b':') {
+                while self.i < self.b.len()
+                    && is_ident_char(self.b[self.i])
+                    && !(in_brackets && self.b[self.i] == b':')
+                {
                     self.i += 1;
                 }
                 let word = &self.src[start..self.i];
@@ -179,6 +197,11 @@ impl Lexer<'_> {
                 continue;
             }
             let (tok, len) = self.operator(c)?;
+            match tok {
+                Tok::LBracket => self.brackets += 1,
+                Tok::RBracket => self.brackets = self.brackets.saturating_sub(1),
+                _ => {}
+            }
             self.i += len;
             self.push(tok, start);
         }
@@ -200,6 +223,8 @@ impl Lexer<'_> {
             (b'!', b'=') => (Tok::Neq, 2),
             (b'!', b'~') => (Tok::NeqRegex, 2),
             (b'<', b'=') => (Tok::Lte, 2),
+            (b'<', b'/') => (Tok::TrimUpper, 2),
+            (b'>', b'/') => (Tok::TrimLower, 2),
             (b'<', _) => (Tok::Lss, 1),
             (b'>', b'=') => (Tok::Gte, 2),
             (b'>', _) => (Tok::Gtr, 1),
@@ -240,7 +265,7 @@ impl Lexer<'_> {
         }
         self.digits();
         // A duration: digits followed by a unit, possibly repeated (`1h30m`).
-        if DURATION_UNITS.contains(&self.peek(0)) && !is_ident_char(self.unit_follow()) {
+        if DURATION_UNITS.contains(&self.peek(0)) && !is_word_char(self.unit_follow()) {
             return self.duration(start);
         }
         if self.peek(0) == b'.' {
@@ -255,7 +280,7 @@ impl Lexer<'_> {
             self.digits();
         }
         let text = &self.src[start..self.i];
-        if is_ident_char(self.peek(0)) || self.peek(0) == b'.' {
+        if is_word_char(self.peek(0)) || self.peek(0) == b'.' {
             return Err(self.err(start, format!("bad number or duration syntax: {text:?}")));
         }
         parse_number_text(text)
@@ -296,7 +321,7 @@ impl Lexer<'_> {
             self.digits();
         }
         let text = &self.src[start..self.i];
-        if is_ident_char(self.peek(0)) {
+        if is_word_char(self.peek(0)) {
             return Err(self.err(start, format!("bad number or duration syntax: {text:?}")));
         }
         beacon_model::parse_duration_ms(&text.replace('_', ""))
@@ -383,9 +408,7 @@ impl Lexer<'_> {
             // so it becomes the replacement character here.
             out.push(char::from_u32(v).filter(|_| v < 0x80).unwrap_or('\u{fffd}'));
         } else {
-            out.push(
-                char::from_u32(v).ok_or_else(|| self.err(pos, "invalid unicode code point"))?,
-            );
+            out.push(char::from_u32(v).ok_or_else(|| self.err(pos, "invalid unicode code point"))?);
         }
         Ok(())
     }

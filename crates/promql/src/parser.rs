@@ -20,6 +20,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         toks,
         i: 0,
         depth: 0,
+        lenient_selector: false,
     };
     let e = p.expr(0)?;
     if p.peek() != &Tok::Eof {
@@ -39,6 +40,9 @@ struct Parser<'a> {
     toks: Vec<Token>,
     i: usize,
     depth: usize,
+    /// Set while parsing `info`'s selector argument, which may consist of
+    /// matchers that all match the empty string.
+    lenient_selector: bool,
 }
 
 fn binop_of(t: &Tok) -> Option<BinOp> {
@@ -55,6 +59,8 @@ fn binop_of(t: &Tok) -> Option<BinOp> {
         Tok::Lte => BinOp::Lte,
         Tok::Gtr => BinOp::Gtr,
         Tok::Gte => BinOp::Gte,
+        Tok::TrimUpper => BinOp::TrimUpper,
+        Tok::TrimLower => BinOp::TrimLower,
         Tok::Ident(s) => match s.to_ascii_lowercase().as_str() {
             "and" => BinOp::And,
             "or" => BinOp::Or,
@@ -131,10 +137,7 @@ impl Parser<'_> {
     fn expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
         self.enter()?;
         let mut lhs = self.unary()?;
-        loop {
-            let Some(op) = binop_of(self.peek()) else {
-                break;
-            };
+        while let Some(op) = binop_of(self.peek()) {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
@@ -262,7 +265,10 @@ impl Parser<'_> {
             ));
         }
         let both_vec = lt == ValueType::Vector && rt == ValueType::Vector;
-        if b.op.is_comparison() && !b.return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
+        if b.op.is_comparison()
+            && !b.return_bool
+            && lt == ValueType::Scalar
+            && rt == ValueType::Scalar
         {
             return Err(self.err(pos, "comparisons between scalars must use BOOL modifier"));
         }
@@ -352,6 +358,11 @@ impl Parser<'_> {
                             m.anchored = anchored;
                             m.smoothed = !anchored;
                             m.pos.end = t.end;
+                        }
+                        Expr::Vector(v) if !v.anchored && !v.smoothed => {
+                            v.anchored = anchored;
+                            v.smoothed = !anchored;
+                            v.pos.end = t.end;
                         }
                         _ => {
                             return Err(self.err(
@@ -445,7 +456,11 @@ impl Parser<'_> {
         let mut args = Vec::new();
         if *self.peek() != Tok::RParen {
             loop {
-                args.push(self.expr(0)?);
+                let lenient = func.name == "info" && !args.is_empty();
+                let saved = std::mem::replace(&mut self.lenient_selector, lenient);
+                let arg = self.expr(0);
+                self.lenient_selector = saved;
+                args.push(arg?);
                 if *self.peek() == Tok::Comma {
                     self.bump();
                     // A trailing comma before ')' is allowed.
@@ -474,7 +489,11 @@ impl Parser<'_> {
         let f = c.func;
         let n = c.args.len();
         let min = f.args.len() - usize::try_from(f.variadic.max(0)).unwrap_or(0);
-        let min = if f.variadic < 0 { f.args.len() - 1 } else { min };
+        let min = if f.variadic < 0 {
+            f.args.len() - 1
+        } else {
+            min
+        };
         let name = f.name;
         if f.variadic == 0 && n != f.args.len() {
             return Err(self.err(
@@ -567,17 +586,17 @@ impl Parser<'_> {
                 ),
             ));
         }
-        if let (Some(p), Some(want)) = (&param, op.param_type()) {
-            if p.value_type() != want {
-                return Err(self.err(
-                    p.pos().start,
-                    format!(
-                        "expected type {} in aggregation parameter, got {}",
-                        want.name(),
-                        p.value_type().name()
-                    ),
-                ));
-            }
+        if let (Some(p), Some(want)) = (&param, op.param_type())
+            && p.value_type() != want
+        {
+            return Err(self.err(
+                p.pos().start,
+                format!(
+                    "expected type {} in aggregation parameter, got {}",
+                    want.name(),
+                    p.value_type().name()
+                ),
+            ));
         }
         Ok(Expr::Aggregate(Box::new(AggregateExpr {
             op,
@@ -647,7 +666,7 @@ impl Parser<'_> {
             }
             matchers.insert(0, Matcher::equal("__name__", n.as_str()));
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if !self.lenient_selector && !matchers.iter().any(|m| !m.matches_empty()) {
             return Err(self.err(
                 start,
                 "vector selector must contain at least one non-empty matcher",
@@ -658,6 +677,8 @@ impl Parser<'_> {
             matchers,
             offset: None,
             at: None,
+            smoothed: false,
+            anchored: false,
             pos: PosRange { start, end },
         }))
     }
@@ -700,8 +721,8 @@ impl Parser<'_> {
                 return Err(self.unexpected("label matching", Some("string")));
             };
             self.bump();
-            let m = Matcher::new(kind, label, value)
-                .map_err(|e| self.err(vt.start, e.to_string()))?;
+            let m =
+                Matcher::new(kind, label, value).map_err(|e| self.err(vt.start, e.to_string()))?;
             out.push(m);
             match self.peek() {
                 Tok::Comma => {
@@ -775,10 +796,9 @@ impl Parser<'_> {
                     },
                 }))
             }
-            Expr::Vector(_) => Err(self.err(
-                open.start,
-                "no offset or @ modifiers allowed before range",
-            )),
+            Expr::Vector(_) => {
+                Err(self.err(open.start, "no offset or @ modifiers allowed before range"))
+            }
             _ => Err(self.err(open.start, "ranges only allowed for vector selectors")),
         }
     }
@@ -821,11 +841,18 @@ impl Parser<'_> {
             self.bump();
             self.expect(Tok::LParen, "@ modifier")?;
             self.expect(Tok::RParen, "@ modifier")?;
-            if start { AtModifier::Start } else { AtModifier::End }
+            if start {
+                AtModifier::Start
+            } else {
+                AtModifier::End
+            }
         } else {
             let v = self.signed_number("@ modifier")?;
             if !v.is_finite() || v.abs() * 1000.0 > i64::MAX as f64 / 2.0 {
-                return Err(self.err(t.start, format!("timestamp out of bounds for @ modifier: {v}")));
+                return Err(self.err(
+                    t.start,
+                    format!("timestamp out of bounds for @ modifier: {v}"),
+                ));
             }
             AtModifier::Time((v * 1000.0).round() as i64)
         };

@@ -150,7 +150,14 @@ impl Display for Expr {
             Expr::String { val, .. } => f.write_str(&quote(val)),
             Expr::Vector(vs) => {
                 write_selector(f, vs)?;
-                write_modifiers(f, &vs.offset, &vs.at)
+                write_modifiers(f, &vs.offset, &vs.at)?;
+                if vs.anchored {
+                    f.write_str(" anchored")?;
+                }
+                if vs.smoothed {
+                    f.write_str(" smoothed")?;
+                }
+                Ok(())
             }
             Expr::Matrix(m) => {
                 write_selector(f, &m.vs)?;
@@ -220,7 +227,9 @@ fn write_binary(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
         write!(f, " {g} ({})", inc.join(", "))?;
     }
     match (m.fill_left, m.fill_right) {
-        (Some(l), Some(r)) if l.to_bits() == r.to_bits() => write!(f, " fill ({})", format_float(l))?,
+        (Some(l), Some(r)) if l.to_bits() == r.to_bits() => {
+            write!(f, " fill ({})", format_float(l))?
+        }
         (l, r) => {
             if let Some(l) = l {
                 write!(f, " fill_left ({})", format_float(l))?;

@@ -118,7 +118,9 @@ pub fn check_error(eval: &Eval, error: &str) -> Result<(), String> {
     match &eval.fail {
         None => Err(format!("unexpected error: {error}")),
         Some(p) if p.matches(error) => Ok(()),
-        Some(p) => Err(format!("expected an error matching {p}\n  got error: {error}")),
+        Some(p) => Err(format!(
+            "expected an error matching {p}\n  got error: {error}"
+        )),
     }
 }
 
@@ -137,7 +139,9 @@ fn check_kind(kind: &str, exp: &AnnotationExpect, got: &[String]) -> Result<(), 
     }
     for p in &exp.patterns {
         if !got.iter().any(|a| p.matches(a)) {
-            return Err(format!("expected a {kind} annotation matching {p}\n  got: {got:?}"));
+            return Err(format!(
+                "expected a {kind} annotation matching {p}\n  got: {got:?}"
+            ));
         }
     }
     for a in got {
@@ -167,8 +171,15 @@ pub fn check_value(eval: &Eval, value: &ResultValue, grid: Option<Grid>) -> Resu
     match value {
         ResultValue::Scalar(v) => match eval.expected_scalar {
             Some(e) if floats_equal(e, *v) => Ok(()),
-            Some(e) => Err(format!("expected scalar {}, got {}", format_float(e), format_float(*v))),
-            None => Err(format!("expected a vector or matrix, got scalar {}", format_float(*v))),
+            Some(e) => Err(format!(
+                "expected scalar {}, got {}",
+                format_float(e),
+                format_float(*v)
+            )),
+            None => Err(format!(
+                "expected a vector or matrix, got scalar {}",
+                format_float(*v)
+            )),
         },
         ResultValue::String(s) => {
             let e = eval.expected_string.as_deref().unwrap_or("");
@@ -181,7 +192,15 @@ pub fn check_value(eval: &Eval, value: &ResultValue, grid: Option<Grid>) -> Resu
         ResultValue::Vector(v) => check_vector(eval, v),
         ResultValue::Matrix(m) => match grid {
             Some(g) => check_matrix(eval, m, g),
-            None => Err("got a range vector where an instant vector was expected".into()),
+            // Upstream accepts a range vector from an instant eval without
+            // `expect range vector` only when it is empty and so is the body.
+            None if m.is_empty() && eval.expected.is_empty() && eval.expected_scalar.is_none() => {
+                Ok(())
+            }
+            None => Err(format!(
+                "got a range vector of {} series; an instant eval needs 'expect range vector' for that",
+                m.len()
+            )),
         },
     }
 }
@@ -251,7 +270,9 @@ fn sample_matches(exp: Option<&Slot>, got: &VectorSample) -> Result<(), String> 
                 mismatch(format_histogram(&e.h))
             }
         }
-        (Some(Slot::Histogram(e)), None) => mismatch(format!("histogram {}", format_histogram(&e.h))),
+        (Some(Slot::Histogram(e)), None) => {
+            mismatch(format!("histogram {}", format_histogram(&e.h)))
+        }
         (Some(Slot::Float(e)), None) if floats_equal(*e, got.f) => Ok(()),
         // Upstream reads `_` in an instant expectation as the value 0.
         (Some(Slot::Empty), None) if floats_equal(0.0, got.f) => Ok(()),
@@ -326,11 +347,17 @@ fn check_matrix(eval: &Eval, got: &[MatrixSeries], g: Grid) -> Result<(), String
         return Err("'ordered' cannot be checked on a range vector".into());
     }
     if let Some(e) = eval.expected_scalar {
-        return Err(format!("expected scalar {}, got a range vector", format_float(e)));
+        return Err(format!(
+            "expected scalar {}, got a range vector",
+            format_float(e)
+        ));
     }
     let mut problems = Vec::new();
     if let Some(w) = got.windows(2).find(|w| w[0].labels > w[1].labels) {
-        problems.push(format!("result is not sorted by labels: {} comes before {}", w[0].labels, w[1].labels));
+        problems.push(format!(
+            "result is not sorted by labels: {} comes before {}",
+            w[0].labels, w[1].labels
+        ));
     }
     let expected = expected_by_labels(eval);
     let n = ((g.end_ms - g.start_ms) / g.step_ms + 1).max(0) as usize;
@@ -367,7 +394,12 @@ fn check_matrix(eval: &Eval, got: &[MatrixSeries], g: Grid) -> Result<(), String
     }
     for (labels, (_, exp)) in &expected {
         if !seen.contains(labels) {
-            problems.push(format!("missing: {} {} (line {})", labels, format_slots(&exp.slots), exp.line));
+            problems.push(format!(
+                "missing: {} {} (line {})",
+                labels,
+                format_slots(&exp.slots),
+                exp.line
+            ));
         }
     }
     finish(problems, String::new)
@@ -394,4 +426,206 @@ pub fn matrix_at(m: &[MatrixSeries], t: i64) -> Vec<VectorSample> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{Command, parse_script};
+    use beacon_model::stale_nan;
+
+    fn eval_of(script: &str) -> Eval {
+        match parse_script(script).unwrap().commands.remove(0) {
+            Command::Eval(e) => *e,
+            other => panic!("not an eval: {other:?}"),
+        }
+    }
+
+    fn sample(labels: &[(&str, &str)], f: f64) -> VectorSample {
+        VectorSample {
+            labels: Labels::from_pairs(labels.iter().copied()),
+            f,
+            h: None,
+        }
+    }
+
+    /// Judges `value` against the eval in `script` and renders the verdict.
+    fn check(script: &str, value: ResultValue, expected: &str) {
+        let eval = eval_of(script);
+        let grid = match eval.kind {
+            crate::script::EvalKind::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            } => Some(Grid {
+                start_ms,
+                end_ms,
+                step_ms,
+            }),
+            _ => None,
+        };
+        let got = match check_value(&eval, &value, grid) {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e,
+        };
+        assert_eq!(got, expected, "script:\n{script}");
+    }
+
+    #[test]
+    fn float_equality() {
+        assert!(floats_equal(f64::NAN, f64::NAN));
+        assert!(floats_equal(stale_nan(), stale_nan()));
+        assert!(!floats_equal(stale_nan(), f64::NAN));
+        assert!(floats_equal(1.0, 1.0 + 1e-9));
+        assert!(!floats_equal(1.0, 1.0 + 1e-5));
+        assert!(!floats_equal(0.0, 1e-300));
+        assert!(floats_equal(f64::INFINITY, f64::INFINITY));
+        assert!(!floats_equal(f64::INFINITY, f64::MAX));
+        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_float(-3.0), "-3");
+        assert_eq!(format_float(1e300), "1e300");
+        assert_eq!(format_float(stale_nan()), "stale");
+    }
+
+    #[test]
+    fn vectors_report_every_difference() {
+        let script = "eval instant at 0 x\n  x{a=\"1\"} 1\n  x{a=\"2\"} 2\n  x{a=\"3\"} 3\n";
+        let got = ResultValue::Vector(vec![
+            sample(&[("__name__", "x"), ("a", "1")], 1.0000000001),
+            sample(&[("__name__", "x"), ("a", "2")], 2.5),
+            sample(&[("__name__", "x"), ("a", "4")], 4.0),
+        ]);
+        check(
+            script,
+            got,
+            "value of x{a=\"2\"} (line 3): expected 2, got 2.5\n\
+             unexpected: x{a=\"4\"} 4\n\
+             missing: x{a=\"3\"} 3 (line 4)\n  result:\n    x{a=\"1\"} 1.0000000001\n    x{a=\"2\"} 2.5\n    x{a=\"4\"} 4",
+        );
+    }
+
+    #[test]
+    fn order_is_checked_only_when_asked() {
+        let unordered = "eval instant at 0 x\n  x{a=\"1\"} 1\n  x{a=\"2\"} 2\n";
+        let swapped = || {
+            ResultValue::Vector(vec![
+                sample(&[("__name__", "x"), ("a", "2")], 2.0),
+                sample(&[("__name__", "x"), ("a", "1")], 1.0),
+            ])
+        };
+        check(unordered, swapped(), "ok");
+        let ordered = "eval instant at 0 x\n  expect ordered\n  x{a=\"1\"} 1\n  x{a=\"2\"} 2\n";
+        check(
+            ordered,
+            swapped(),
+            "order: x{a=\"2\"} is result #1 but expected #2 (line 4)\n\
+             order: x{a=\"1\"} is result #2 but expected #1 (line 3)\n  result:\n    x{a=\"2\"} 2\n    x{a=\"1\"} 1",
+        );
+    }
+
+    #[test]
+    fn scalars_strings_and_empty_results() {
+        check(
+            "eval instant at 0 1\n  1.0000001\n",
+            ResultValue::Scalar(1.0),
+            "ok",
+        );
+        check(
+            "eval instant at 0 1\n  2\n",
+            ResultValue::Scalar(1.0),
+            "expected scalar 2, got 1",
+        );
+        check(
+            "eval instant at 0 1\n",
+            ResultValue::Scalar(1.0),
+            "expected a vector or matrix, got scalar 1",
+        );
+        check("eval instant at 0 x\n", ResultValue::Vector(vec![]), "ok");
+        check(
+            "eval instant at 0 \"a\"\n  expect string \"a\"\n",
+            ResultValue::String("a".into()),
+            "ok",
+        );
+        check(
+            "eval instant at 0 \"a\"\n  expect string \"b\"\n",
+            ResultValue::String("a".into()),
+            "expected string \"b\", got \"a\"",
+        );
+    }
+
+    #[test]
+    fn matrices_are_compared_step_by_step() {
+        let script = "eval range from 0 to 2m step 1m x\n  x 1 _ 3\n";
+        let series = |floats: Vec<(i64, f64)>| {
+            ResultValue::Matrix(vec![MatrixSeries {
+                labels: Labels::from_pairs([("__name__", "x")]),
+                floats,
+                histograms: vec![],
+            }])
+        };
+        check(script, series(vec![(0, 1.0), (120_000, 3.0)]), "ok");
+        check(
+            script,
+            series(vec![(0, 1.0), (60_000, 2.0), (120_000, 3.0)]),
+            "x (line 2):\n    expected: 1 _ 3\n    got:      1 2 3",
+        );
+        check(
+            script,
+            series(vec![(0, 1.0), (90_000, 2.0), (120_000, 3.0)]),
+            "x (line 2):\n    expected: 1 _ 3\n    got:      1 _ 3\n    points off the step grid at t=[90000]",
+        );
+        check(
+            "eval range from 0 to 1m step 1m x\n  x 1 2 3\n",
+            series(vec![(0, 1.0), (60_000, 2.0)]),
+            "x (line 2): 3 values expected but the range has only 2 steps",
+        );
+    }
+
+    #[test]
+    fn annotations_and_errors() {
+        let out = |warnings: &[&str], infos: &[&str]| Output {
+            value: ResultValue::Vector(vec![]),
+            warnings: warnings.iter().map(|s| s.to_string()).collect(),
+            infos: infos.iter().map(|s| s.to_string()).collect(),
+        };
+        let verdict = |script: &str, o: Output| match check_annotations(&eval_of(script), &o) {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e,
+        };
+        // A plain eval ignores annotations.
+        assert_eq!(verdict("eval instant at 0 x\n", out(&["w"], &["i"])), "ok");
+        assert_eq!(
+            verdict("eval instant at 0 x\n  expect no_warn\n", out(&["w"], &[])),
+            "expected no warn annotations, got: [\"w\"]"
+        );
+        assert_eq!(
+            verdict(
+                "eval instant at 0 x\n  expect info msg: i (1:1)\n",
+                out(&[], &["i (1:1)", "j"])
+            ),
+            "unexpected info annotation \"j\""
+        );
+        assert_eq!(
+            verdict(
+                "eval instant at 0 x\n  expect warn regex: ^w\\d\n",
+                out(&["w1", "w2"], &[])
+            ),
+            "ok"
+        );
+        assert_eq!(
+            verdict("eval_info instant at 0 x\n", out(&["w"], &[])),
+            "expected info annotations, got none"
+        );
+        let fail = eval_of("eval instant at 0 x\n  expect fail msg: bad\n");
+        assert_eq!(check_error(&fail, "bad"), Ok(()));
+        assert_eq!(
+            check_error(&fail, "worse"),
+            Err("expected an error matching message \"bad\"\n  got error: worse".into())
+        );
+        let plain = eval_of("eval instant at 0 x\n");
+        assert_eq!(
+            check_error(&plain, "boom"),
+            Err("unexpected error: boom".into())
+        );
+    }
 }

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 pub enum Error {
     /// The script does not follow the test-script grammar.
     #[error("line {line}:{col}: {msg}")]
-    Parse { line: usize, col: usize, msg: String },
+    Parse {
+        line: usize,
+        col: usize,
+        msg: String,
+    },
 
     /// A `load` block produced data the storage refused, or a
     /// `load_with_nhcb` conversion failed.

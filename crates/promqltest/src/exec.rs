@@ -34,8 +34,14 @@ pub const SUBQUERY_STEP_MS: i64 = 60_000;
 /// How a query is evaluated.
 #[derive(Debug, Clone, Copy)]
 pub enum Query {
-    Instant { at_ms: i64 },
-    Range { start_ms: i64, end_ms: i64, step_ms: i64 },
+    Instant {
+        at_ms: i64,
+    },
+    Range {
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    },
 }
 
 /// Why a query produced no result.
@@ -99,57 +105,72 @@ pub fn execute(
     query: Query,
     timeout: Duration,
 ) -> Result<Output, ExecError> {
-    install_quiet_hook();
     let storage = storage.clone();
     let expr = expr.to_owned();
     let cancel = CancelToken::new();
     let worker_cancel = cancel.clone();
+    let job = move || {
+        let engine = Engine::new(engine_options(timeout));
+        match query {
+            Query::Instant { at_ms } => engine.instant_query(&storage, &expr, at_ms),
+            Query::Range {
+                start_ms,
+                end_ms,
+                step_ms,
+            } => engine.range_query_with_cancel(
+                &storage,
+                &expr,
+                start_ms,
+                end_ms,
+                step_ms,
+                &worker_cancel,
+            ),
+        }
+    };
+    match run_guarded(job, timeout, move || cancel.cancel())? {
+        Ok(r) => Ok(convert(r)),
+        Err(e) => Err(ExecError::Query(e.to_string())),
+    }
+}
+
+/// Runs `job` on a fresh worker thread. A panic becomes
+/// [`ExecError::Panic`] with its message and location; no answer within
+/// `timeout` calls `on_timeout` (to ask the job to stop) and becomes
+/// [`ExecError::Timeout`], leaving the worker behind.
+pub fn run_guarded<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+    timeout: Duration,
+    on_timeout: impl FnOnce(),
+) -> Result<T, ExecError> {
+    install_quiet_hook();
     let (tx, rx) = mpsc::channel();
     let spawned = thread::Builder::new()
         .name(WORKER_NAME.into())
         .stack_size(WORKER_STACK_BYTES)
         .spawn(move || {
-            let run = || {
-                let engine = Engine::new(engine_options(timeout));
-                match query {
-                    Query::Instant { at_ms } => engine.instant_query(&storage, &expr, at_ms),
-                    Query::Range {
-                        start_ms,
-                        end_ms,
-                        step_ms,
-                    } => engine.range_query_with_cancel(
-                        &storage,
-                        &expr,
-                        start_ms,
-                        end_ms,
-                        step_ms,
-                        &worker_cancel,
-                    ),
-                }
-            };
-            let outcome = match catch_unwind(AssertUnwindSafe(run)) {
-                Ok(Ok(r)) => Ok(convert(r)),
-                Ok(Err(e)) => Err(ExecError::Query(e.to_string())),
-                Err(_) => Err(ExecError::Panic(
+            let outcome = catch_unwind(AssertUnwindSafe(job)).map_err(|_| {
+                ExecError::Panic(
                     LAST_PANIC
                         .with(|p| p.borrow_mut().take())
                         .unwrap_or_else(|| "panic without a message".into()),
-                )),
-            };
+                )
+            });
             let _ = tx.send(outcome);
         });
     if let Err(e) = spawned {
-        return Err(ExecError::Panic(format!("cannot start a worker thread: {e}")));
+        return Err(ExecError::Panic(format!(
+            "cannot start a worker thread: {e}"
+        )));
     }
     match rx.recv_timeout(timeout) {
         Ok(outcome) => outcome,
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            cancel.cancel();
+            on_timeout();
             Err(ExecError::Timeout(timeout))
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(ExecError::Panic("the worker ended without an answer".into()))
-        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(ExecError::Panic(
+            "the worker ended without an answer".into(),
+        )),
     }
 }
 
@@ -180,5 +201,46 @@ fn convert(r: QueryResult) -> Output {
         value,
         warnings: r.warnings,
         infos: r.infos,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(outcome: Result<u32, ExecError>, expected: &str) {
+        let got = match outcome {
+            Ok(v) => format!("ok {v}"),
+            Err(ExecError::Query(m)) => format!("query error {m}"),
+            Err(ExecError::Panic(m)) => format!("panic {m}"),
+            Err(ExecError::Timeout(d)) => format!("timeout {d:?}"),
+        };
+        assert!(
+            got.starts_with(expected),
+            "got {got:?}, expected {expected:?}"
+        );
+    }
+
+    #[test]
+    fn answers_panics_and_timeouts() {
+        let long = Duration::from_secs(10);
+        check(run_guarded(|| 7, long, || {}), "ok 7");
+        let panicked = run_guarded(|| -> u32 { panic!("engine bug {}", 42) }, long, || {});
+        check(panicked.clone(), "panic engine bug 42 at ");
+        let Err(ExecError::Panic(m)) = panicked else {
+            unreachable!()
+        };
+        assert!(m.contains("exec.rs:"), "panic location missing: {m}");
+        let mut told = false;
+        let slow = run_guarded(
+            || {
+                thread::sleep(Duration::from_millis(300));
+                1
+            },
+            Duration::from_millis(20),
+            || told = true,
+        );
+        check(slow, "timeout 20ms");
+        assert!(told, "on_timeout was not called");
     }
 }

@@ -129,7 +129,11 @@ fn combined_hint(a: CounterResetHint, b: CounterResetHint) -> CounterResetHint {
 
 /// `a + sign * b`, bucket by bucket, at the coarser of the two schemas and
 /// the wider of the two zero thresholds.
-pub fn combine(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<FloatHistogram, String> {
+pub fn combine(
+    a: &FloatHistogram,
+    b: &FloatHistogram,
+    sign: f64,
+) -> Result<FloatHistogram, String> {
     if a.uses_custom_buckets() != b.uses_custom_buckets() {
         return Err("cannot combine exponential and custom-bucket histograms".into());
     }
@@ -140,7 +144,10 @@ pub fn combine(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<Floa
     let zt = a.zero_threshold.max(b.zero_threshold);
     let mut na = normalise(a, schema, zt);
     let nb = normalise(b, schema, zt);
-    for (mine, theirs) in [(&mut na.positive, nb.positive), (&mut na.negative, nb.negative)] {
+    for (mine, theirs) in [
+        (&mut na.positive, nb.positive),
+        (&mut na.negative, nb.negative),
+    ] {
         for (i, c) in theirs {
             *mine.entry(i).or_insert(0.0) += sign * c;
         }
@@ -186,8 +193,7 @@ pub fn compact(h: &FloatHistogram) -> FloatHistogram {
 
 fn buckets_equal(a: &Buckets, b: &Buckets) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|((ia, ca), (ib, cb))| ia == ib && floats_equal(*ca, *cb))
 }
@@ -243,7 +249,13 @@ fn write_list(out: &mut String, key: &str, values: &[f64]) {
 
 /// Writes one side's buckets as one dense run (gaps filled with zeros),
 /// which is how literals spell them.
-fn write_side(out: &mut String, spans: &[Span], counts: &[f64], buckets_key: &str, offset_key: &str) {
+fn write_side(
+    out: &mut String,
+    spans: &[Span],
+    counts: &[f64],
+    buckets_key: &str,
+    offset_key: &str,
+) {
     let map = non_empty(spans, counts);
     let (Some(first), Some(last)) = (map.keys().next(), map.keys().next_back()) else {
         return;
@@ -265,7 +277,12 @@ pub fn format_histogram(h: &FloatHistogram) -> String {
     if h.schema != 0 {
         let _ = write!(out, " schema:{}", h.schema);
     }
-    let _ = write!(out, " count:{} sum:{}", format_float(h.count), format_float(h.sum));
+    let _ = write!(
+        out,
+        " count:{} sum:{}",
+        format_float(h.count),
+        format_float(h.sum)
+    );
     if h.zero_count != 0.0 {
         let _ = write!(out, " z_bucket:{}", format_float(h.zero_count));
     }
@@ -275,10 +292,26 @@ pub fn format_histogram(h: &FloatHistogram) -> String {
     if h.schema == CUSTOM_BUCKETS_SCHEMA {
         write_list(&mut out, "custom_values", &h.custom_values);
     }
-    write_side(&mut out, &h.positive_spans, &h.positive_buckets, "buckets", "offset");
-    write_side(&mut out, &h.negative_spans, &h.negative_buckets, "n_buckets", "n_offset");
+    write_side(
+        &mut out,
+        &h.positive_spans,
+        &h.positive_buckets,
+        "buckets",
+        "offset",
+    );
+    write_side(
+        &mut out,
+        &h.negative_spans,
+        &h.negative_buckets,
+        "n_buckets",
+        "n_offset",
+    );
     if h.counter_reset_hint != CounterResetHint::Unknown {
-        let _ = write!(out, " counter_reset_hint:{}", hint_name(h.counter_reset_hint));
+        let _ = write!(
+            out,
+            " counter_reset_hint:{}",
+            hint_name(h.counter_reset_hint)
+        );
     }
     out.push_str("}}");
     // Every field was written with a leading space; the first follows
@@ -368,6 +401,9 @@ mod tests {
         b.zero_threshold = 0.5;
         let sum = combine(&a, &b, 1.0).unwrap();
         // Buckets -2 ((1/8,1/4]) and -1 ((1/4,1/2]) fall inside 0.5.
-        check(&sum, "{{count:3 sum:2 z_bucket:2 z_bucket_w:0.5 buckets:[1]}}");
+        check(
+            &sum,
+            "{{count:3 sum:2 z_bucket:2 z_bucket_w:0.5 buckets:[1]}}",
+        );
     }
 }

@@ -26,8 +26,10 @@
 pub mod compare;
 mod error;
 mod exec;
+mod hints;
 pub mod histogram;
 mod nhcb;
+mod pinning;
 pub mod report;
 pub mod runner;
 pub mod script;
@@ -36,5 +38,7 @@ pub mod series;
 pub use error::{Error, Result};
 pub use exec::{LOOKBACK_DELTA_MS, MAX_SAMPLES, SUBQUERY_STEP_MS, engine_options};
 pub use report::{SkipList, Summary, print_counts, print_summary, run_files, run_files_with};
-pub use runner::{EvalReport, FileReport, Outcome, RunOptions, run_file, run_file_with, run_script};
+pub use runner::{
+    EvalReport, FileReport, Outcome, RunOptions, run_file, run_file_with, run_script,
+};
 pub use script::{Script, parse_script};

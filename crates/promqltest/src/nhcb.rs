@@ -35,7 +35,9 @@ impl Collected {
     fn convert(mut self) -> Result<FloatHistogram, String> {
         self.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((le, c)) = self.buckets.iter().find(|(_, c)| *c < 0.0) {
-            return Err(format!("bucket count must be non-negative: le={le}, count={c}"));
+            return Err(format!(
+                "bucket count must be non-negative: le={le}, count={c}"
+            ));
         }
         if let Some(w) = self.buckets.windows(2).find(|w| w[1].1 < w[0].1) {
             return Err(format!("count is not cumulative: {} < {}", w[1].1, w[0].1));
@@ -46,12 +48,18 @@ impl Collected {
             (None, Some((_, c))) => *c,
             (None, None) => return Err("count must be provided when no buckets are present".into()),
         };
-        if self.buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+        if self
+            .buckets
+            .last()
+            .is_none_or(|(le, _)| *le != f64::INFINITY)
+        {
             self.buckets.push((f64::INFINITY, count));
         }
         let last = self.buckets[self.buckets.len() - 1].1;
         if last != count {
-            return Err(format!("count mismatch: count={count} != le=+Inf count={last}"));
+            return Err(format!(
+                "count mismatch: count={count} != le=+Inf count={last}"
+            ));
         }
         let mut prev = 0.0;
         let mut counts = Vec::with_capacity(self.buckets.len());
@@ -78,6 +86,11 @@ impl Collected {
         Ok(compact(&h))
     }
 }
+
+/// Float samples of one series.
+pub type FloatSeries = (Labels, Vec<(i64, f64)>);
+/// Histogram samples of one series.
+pub type HistogramSeries = (Labels, Vec<(i64, FloatHistogram)>);
 
 /// What a classic series contributes.
 enum Part {
@@ -113,7 +126,7 @@ fn parse_le(s: &str) -> Option<f64> {
 
 /// Converts the float samples of every classic histogram series in
 /// `series` into custom-bucket native histogram series.
-pub fn convert(series: &[(Labels, Vec<(i64, f64)>)]) -> Result<Vec<(Labels, Vec<(i64, FloatHistogram)>)>, String> {
+pub fn convert(series: &[FloatSeries]) -> Result<Vec<HistogramSeries>, String> {
     let mut groups: BTreeMap<Labels, BTreeMap<i64, Collected>> = BTreeMap::new();
     for (labels, samples) in series {
         let Some((base, part)) = classify(labels) else {
@@ -159,8 +172,10 @@ mod tests {
             Ok(v) => v
                 .iter()
                 .map(|(l, s)| {
-                    let items: Vec<String> =
-                        s.iter().map(|(t, h)| format!("{t}:{}", format_histogram(h))).collect();
+                    let items: Vec<String> = s
+                        .iter()
+                        .map(|(t, h)| format!("{t}:{}", format_histogram(h)))
+                        .collect();
                     format!("{l} {}", items.join(" "))
                 })
                 .collect::<Vec<_>>()

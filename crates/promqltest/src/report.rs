@@ -59,11 +59,18 @@ impl SkipList {
             let (file, no) = key
                 .rsplit_once(':')
                 .ok_or_else(|| bad("expected '<file>:<line>'"))?;
-            let no: usize = no.parse().map_err(|_| bad("the line number is not a number"))?;
+            let no: usize = no
+                .parse()
+                .map_err(|_| bad("the line number is not a number"))?;
             if file.is_empty() || no == 0 {
-                return Err(bad("expected '<file>:<line>' with a file name and a line from 1"));
+                return Err(bad(
+                    "expected '<file>:<line>' with a file name and a line from 1",
+                ));
             }
-            if entries.insert((file.to_owned(), no), reason.to_owned()).is_some() {
+            if entries
+                .insert((file.to_owned(), no), reason.to_owned())
+                .is_some()
+            {
                 return Err(bad("this eval is listed twice"));
             }
         }
@@ -171,8 +178,16 @@ pub fn print_summary(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
                     writeln!(out, "{}", indent(why))?;
                 }
                 Outcome::Skipped { reason, now_passes } => {
-                    let note = if *now_passes { " [passes now: remove the skip]" } else { "" };
-                    writeln!(out, "SKIP {}:{}: {} ({reason}){note}", f.name, e.line, e.header)?;
+                    let note = if *now_passes {
+                        " [passes now: remove the skip]"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        out,
+                        "SKIP {}:{}: {} ({reason}){note}",
+                        f.name, e.line, e.header
+                    )?;
                 }
             }
         }
@@ -198,7 +213,12 @@ pub fn print_counts(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         0 => String::new(),
         n => format!(", {n} skipped"),
     };
-    writeln!(out, "{} passed, {} failed{skipped}", summary.passed(), summary.failed())
+    writeln!(
+        out,
+        "{} passed, {} failed{skipped}",
+        summary.passed(),
+        summary.failed()
+    )
 }
 
 #[cfg(test)]
@@ -224,10 +244,25 @@ mod tests {
             "# comment\n\nfunctions.test:12 needs info()\n a.test:3   two words \n",
             "a.test:3=two words;functions.test:12=needs info()",
         );
-        check("a.test:3", "skip.txt:1: bad skip entry: a reason is required after '<file>:<line>'");
-        check("a.test 3 x", "skip.txt:1: bad skip entry: expected '<file>:<line>'");
-        check("a.test:x y", "skip.txt:1: bad skip entry: the line number is not a number");
-        check("a.test:0 y", "skip.txt:1: bad skip entry: expected '<file>:<line>' with a file name and a line from 1");
-        check("a:1 x\na:1 y", "skip.txt:2: bad skip entry: this eval is listed twice");
+        check(
+            "a.test:3",
+            "skip.txt:1: bad skip entry: a reason is required after '<file>:<line>'",
+        );
+        check(
+            "a.test 3 x",
+            "skip.txt:1: bad skip entry: expected '<file>:<line>'",
+        );
+        check(
+            "a.test:x y",
+            "skip.txt:1: bad skip entry: the line number is not a number",
+        );
+        check(
+            "a.test:0 y",
+            "skip.txt:1: bad skip entry: expected '<file>:<line>' with a file name and a line from 1",
+        );
+        check(
+            "a:1 x\na:1 y",
+            "skip.txt:2: bad skip entry: this eval is listed twice",
+        );
     }
 }

@@ -16,9 +16,13 @@ use beacon_model::{Labels, SeriesRef};
 use beacon_storage::{Appendable, Appender, MemStorage};
 use regex::Regex;
 
-use crate::compare::{Grid, Output, ResultValue, check_annotations, check_error, check_value, matrix_at};
+use crate::compare::{
+    Grid, Output, ResultValue, check_annotations, check_error, check_value, matrix_at,
+};
 use crate::error::Error;
 use crate::exec::{ExecError, Query, execute};
+use crate::hints::apply_storage_hints;
+use crate::pinning::pinned_variants;
 use crate::script::{Command, Eval, EvalKind, Load, count_eval_headers, parse_script};
 use crate::series::Slot;
 
@@ -41,6 +45,10 @@ pub struct RunOptions {
     /// Also run each eligible instant eval as a range query from T−1m to
     /// T+1m and judge the point at T (upstream does this for every file).
     pub range_agreement: bool,
+    /// Also run each eligible instant eval with every selector pinned to
+    /// its time by `@`, at other evaluation times (upstream does this too;
+    /// see the `pinning` module).
+    pub at_variants: bool,
 }
 
 impl Default for RunOptions {
@@ -48,6 +56,7 @@ impl Default for RunOptions {
         RunOptions {
             eval_timeout: EVAL_TIMEOUT_DEFAULT,
             range_agreement: true,
+            at_variants: true,
         }
     }
 }
@@ -60,7 +69,10 @@ pub enum Outcome {
     Failed(String),
     /// Listed in the skip list. It still runs, so that a skip that has
     /// become unnecessary is reported.
-    Skipped { reason: String, now_passes: bool },
+    Skipped {
+        reason: String,
+        now_passes: bool,
+    },
 }
 
 /// The result of one eval.
@@ -125,7 +137,11 @@ pub fn file_name(path: &Path) -> String {
 }
 
 /// Runs a script file; `skips` maps eval header lines to skip reasons.
-pub fn run_file_with(path: &Path, opts: &RunOptions, skips: &BTreeMap<usize, String>) -> FileReport {
+pub fn run_file_with(
+    path: &Path,
+    opts: &RunOptions,
+    skips: &BTreeMap<usize, String>,
+) -> FileReport {
     let name = file_name(path);
     match std::fs::read_to_string(path) {
         Ok(input) => run_script(&name, &input, opts, skips),
@@ -145,7 +161,12 @@ pub fn run_file_with(path: &Path, opts: &RunOptions, skips: &BTreeMap<usize, Str
 }
 
 /// Runs a script given as text.
-pub fn run_script(name: &str, input: &str, opts: &RunOptions, skips: &BTreeMap<usize, String>) -> FileReport {
+pub fn run_script(
+    name: &str,
+    input: &str,
+    opts: &RunOptions,
+    skips: &BTreeMap<usize, String>,
+) -> FileReport {
     let mut report = FileReport {
         name: name.to_owned(),
         evals: Vec::new(),
@@ -208,17 +229,20 @@ pub fn load_into(storage: &MemStorage, load: &Load) -> Result<(), Error> {
     let mut app = storage.appender();
     let mut classic = Vec::new();
     for s in by_labels.values() {
+        let mut slots = s.slots.clone();
+        apply_storage_hints(&mut slots, load.step_ms);
         let fail = |t: i64, e: beacon_storage::Error| Error::Load {
             line: s.line,
             msg: format!("{} at t={t}: {e}", s.labels),
         };
         let mut floats = Vec::new();
-        for (i, slot) in s.slots.iter().enumerate() {
+        for (i, slot) in slots.iter().enumerate() {
             let t = (i as i64).saturating_mul(load.step_ms);
             match slot {
                 Slot::Empty => {}
                 Slot::Float(v) => {
-                    app.append(SeriesRef::NONE, &s.labels, t, *v).map_err(|e| fail(t, e))?;
+                    app.append(SeriesRef::NONE, &s.labels, t, *v)
+                        .map_err(|e| fail(t, e))?;
                     floats.push((t, *v));
                 }
                 Slot::Histogram(h) => {
@@ -230,7 +254,7 @@ pub fn load_into(storage: &MemStorage, load: &Load) -> Result<(), Error> {
         classic.push((s.labels.clone(), floats));
     }
     if load.with_nhcb {
-        append_nhcb(&mut *app, &classic, load.line)?;
+        append_nhcb(&mut *app, &classic, load)?;
     }
     app.commit().map_err(|e| Error::Load {
         line: load.line,
@@ -238,11 +262,32 @@ pub fn load_into(storage: &MemStorage, load: &Load) -> Result<(), Error> {
     })
 }
 
-fn append_nhcb(app: &mut dyn Appender, classic: &[(Labels, Vec<(i64, f64)>)], line: usize) -> Result<(), Error> {
+fn append_nhcb(
+    app: &mut dyn Appender,
+    classic: &[(Labels, Vec<(i64, f64)>)],
+    load: &Load,
+) -> Result<(), Error> {
+    let line = load.line;
     let converted = crate::nhcb::convert(classic).map_err(|msg| Error::Load { line, msg })?;
     for (labels, samples) in converted {
+        // Back onto the step grid, so that the storage hint rules see the
+        // same sample sequence as for literal histograms.
+        let step = load.step_ms.max(1);
+        let len = samples.last().map_or(0, |(t, _)| (t / step) as usize + 1);
+        let mut slots = vec![Slot::Empty; len];
         for (t, h) in samples {
-            app.append_histogram(SeriesRef::NONE, &labels, t, None, Some(&h))
+            slots[(t / step) as usize] = Slot::Histogram(Box::new(crate::series::HistogramValue {
+                h,
+                hint_set: false,
+            }));
+        }
+        apply_storage_hints(&mut slots, step);
+        for (i, slot) in slots.iter().enumerate() {
+            let Slot::Histogram(h) = slot else {
+                continue;
+            };
+            let t = i as i64 * step;
+            app.append_histogram(SeriesRef::NONE, &labels, t, None, Some(&h.h))
                 .map_err(|e| Error::Load {
                     line,
                     msg: format!("{labels} at t={t}: {e}"),
@@ -281,28 +326,50 @@ pub fn judge_eval(storage: &MemStorage, eval: &Eval, opts: &RunOptions) -> Resul
         ),
     };
     let result = execute(storage, &eval.expr, query, opts.eval_timeout);
-    let Some(out) = judge_result(eval, result, grid)? else {
+    let out = judge_result(eval, result, grid)?;
+    let EvalKind::Instant { at_ms } = eval.kind else {
         return Ok(());
     };
-    if let EvalKind::Instant { at_ms } = eval.kind
-        && opts.range_agreement
-        && agreement_applies(eval)
-    {
-        check_range_agreement(storage, eval, &out, at_ms, opts)?;
+    if let Some(out) = out {
+        check_range_agreement(storage, eval, &eval.expr, &out, at_ms, opts)?;
+    }
+    if !opts.at_variants {
+        return Ok(());
+    }
+    let Some((pinned, times)) = pinned_variants(&eval.expr, at_ms) else {
+        return Ok(());
+    };
+    for t in times {
+        let result = execute(
+            storage,
+            &pinned,
+            Query::Instant { at_ms: t },
+            opts.eval_timeout,
+        );
+        let context = |e: String| format!("with @ pinned, `{pinned}` evaluated at t={t}ms: {e}");
+        if let Some(out) = judge_result(eval, result, grid).map_err(context)? {
+            check_range_agreement(storage, eval, &pinned, &out, t, opts).map_err(context)?;
+        }
     }
     Ok(())
 }
 
 /// Judges a query's outcome. Returns the output when there was one to
 /// judge further (`None` when an expected failure happened).
-fn judge_result(eval: &Eval, result: Result<Output, ExecError>, grid: Option<Grid>) -> Result<Option<Output>, String> {
+fn judge_result(
+    eval: &Eval,
+    result: Result<Output, ExecError>,
+    grid: Option<Grid>,
+) -> Result<Option<Output>, String> {
     match result {
         Err(ExecError::Query(msg)) => check_error(eval, &msg).map(|()| None),
         Err(ExecError::Panic(msg)) => Err(format!("engine panicked: {msg}")),
         Err(ExecError::Timeout(d)) => Err(format!("no answer within {d:?} (timed out)")),
         Ok(out) => {
             if let Some(p) = &eval.fail {
-                return Err(format!("expected an error matching {p}, but the query succeeded"));
+                return Err(format!(
+                    "expected an error matching {p}, but the query succeeded"
+                ));
             }
             check_annotations(eval, &out)?;
             check_value(eval, &out.value, grid)?;
@@ -319,25 +386,36 @@ fn agreement_applies(eval: &Eval) -> bool {
         && !QUERY_CONTEXT_FUNCS.is_match(&eval.expr)
 }
 
+/// Runs `expr` as a range query around `at_ms` and judges its point at
+/// `at_ms` like the instant result (when the check applies).
 fn check_range_agreement(
     storage: &MemStorage,
     eval: &Eval,
+    expr: &str,
     instant: &Output,
     at_ms: i64,
     opts: &RunOptions,
 ) -> Result<(), String> {
+    if !opts.range_agreement || !agreement_applies(eval) {
+        return Ok(());
+    }
     let query = Query::Range {
         start_ms: at_ms - AGREEMENT_STEP_MS,
         end_ms: at_ms + AGREEMENT_STEP_MS,
         step_ms: AGREEMENT_STEP_MS,
     };
     let context = "in range mode (T-1m to T+1m, step 1m)";
-    let matrix = match execute(storage, &eval.expr, query, opts.eval_timeout) {
+    let matrix = match execute(storage, expr, query, opts.eval_timeout) {
         Ok(Output {
             value: ResultValue::Matrix(m),
             ..
         }) => m,
-        Ok(other) => return Err(format!("{context}: expected a matrix, got {:?}", other.value)),
+        Ok(other) => {
+            return Err(format!(
+                "{context}: expected a matrix, got {:?}",
+                other.value
+            ));
+        }
         Err(ExecError::Query(e)) => return Err(format!("{context}: unexpected error: {e}")),
         Err(ExecError::Panic(e)) => return Err(format!("{context}: engine panicked: {e}")),
         Err(ExecError::Timeout(d)) => return Err(format!("{context}: no answer within {d:?}")),

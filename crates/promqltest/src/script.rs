@@ -46,8 +46,14 @@ pub struct LoadSeries {
 /// How an eval is queried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvalKind {
-    Instant { at_ms: i64 },
-    Range { start_ms: i64, end_ms: i64, step_ms: i64 },
+    Instant {
+        at_ms: i64,
+    },
+    Range {
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    },
 }
 
 /// A message expectation: anything, an exact text, or a Go RE2 pattern
@@ -271,7 +277,11 @@ static LOAD_RE: LazyLock<Regex> =
 fn parse_load(block: &[(usize, &str)]) -> Result<Load> {
     let (no, header) = block[0];
     let Some(caps) = LOAD_RE.captures(header) else {
-        return perr(no, 1, "invalid load command (expected 'load[_with_nhcb] <step>')");
+        return perr(
+            no,
+            1,
+            "invalid load command (expected 'load[_with_nhcb] <step>')",
+        );
     };
     let mut load = Load {
         line: no,
@@ -298,21 +308,30 @@ fn parse_load(block: &[(usize, &str)]) -> Result<Load> {
         let start_offsets = match pending.take() {
             Some((pno, st)) => {
                 if st.labels != labels {
-                    return perr(pno, 1, "@st metric does not match the following sample line");
+                    return perr(
+                        pno,
+                        1,
+                        "@st metric does not match the following sample line",
+                    );
                 }
                 if st.offsets.len() != slots.len() {
                     return perr(
                         pno,
                         1,
-                        format!("@st line has {} values but the sample line has {}", st.offsets.len(), slots.len()),
+                        format!(
+                            "@st line has {} values but the sample line has {}",
+                            st.offsets.len(),
+                            slots.len()
+                        ),
                     );
                 }
                 Some(st.offsets)
             }
             // A standalone `@st` line applies to later lines, cycling.
-            None => default_st.as_ref().filter(|d| !d.is_empty()).map(|d| {
-                (0..slots.len()).map(|i| d[i % d.len()]).collect()
-            }),
+            None => default_st
+                .as_ref()
+                .filter(|d| !d.is_empty())
+                .map(|d| (0..slots.len()).map(|i| d[i % d.len()]).collect()),
         };
         load.series.push(LoadSeries {
             line: no,
@@ -332,8 +351,10 @@ static INSTANT_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 static RANGE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$")
-        .expect("static regex")
+    Regex::new(
+        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$",
+    )
+    .expect("static regex")
 });
 static EXPECT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$")
@@ -355,7 +376,11 @@ fn parse_header(no: usize, header: &str) -> Result<(Eval, Option<String>)> {
         let end_ms = duration(&c[3], no, "end time")?;
         let step_ms = duration(&c[4], no, "step")?;
         if end_ms < start_ms {
-            return perr(no, 1, format!("end time {} is before start time {}", &c[3], &c[2]));
+            return perr(
+                no,
+                1,
+                format!("end time {} is before start time {}", &c[3], &c[2]),
+            );
         }
         if step_ms <= 0 {
             return perr(no, 1, "range step must be positive");
@@ -365,7 +390,10 @@ fn parse_header(no: usize, header: &str) -> Result<(Eval, Option<String>)> {
             end_ms,
             step_ms,
         };
-        return Ok((Eval::new(no, &c[5], kind), c.get(1).map(|m| m.as_str().to_owned())));
+        return Ok((
+            Eval::new(no, &c[5], kind),
+            c.get(1).map(|m| m.as_str().to_owned()),
+        ));
     }
     perr(
         no,
@@ -448,7 +476,13 @@ fn go_regex(pattern: &str, no: usize) -> Result<Pattern> {
 }
 
 fn go_string_literal(s: &str, no: usize) -> Result<String> {
-    let bad = || perr(no, 1, "'expect string' needs a correctly quoted string literal");
+    let bad = || {
+        perr(
+            no,
+            1,
+            "'expect string' needs a correctly quoted string literal",
+        )
+    };
     if s.len() < 2 {
         return bad();
     }
@@ -463,7 +497,11 @@ fn go_string_literal(s: &str, no: usize) -> Result<String> {
 
 fn parse_expect(eval: &mut Eval, l: &str, no: usize) -> Result<()> {
     let Some(c) = EXPECT_RE.captures(l) else {
-        return perr(no, 1, format!("invalid expect line {l:?} (expected 'expect <type> [msg|regex: <text>]')"));
+        return perr(
+            no,
+            1,
+            format!("invalid expect line {l:?} (expected 'expect <type> [msg|regex: <text>]')"),
+        );
     };
     let pattern = match (c.get(2).map(|m| m.as_str()), c.get(3)) {
         (Some("msg"), Some(t)) => Pattern::Msg(t.as_str().trim().to_owned()),
@@ -485,7 +523,11 @@ fn parse_expect(eval: &mut Eval, l: &str, no: usize) -> Result<()> {
     }
     for (kind, a) in [("warn", &eval.warn), ("info", &eval.info)] {
         if a.none && !a.patterns.is_empty() {
-            return perr(no, 1, format!("'expect {kind}' and 'expect no_{kind}' cannot be combined"));
+            return perr(
+                no,
+                1,
+                format!("'expect {kind}' and 'expect no_{kind}' cannot be combined"),
+            );
         }
     }
     Ok(())
@@ -507,7 +549,8 @@ pub fn parse_scalar(s: &str) -> Option<f64> {
         i64::from_str_radix(o, 8).ok()
     } else if let Some(b) = lower.strip_prefix("0b") {
         i64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
+    {
         i64::from_str_radix(&lower[1..], 8).ok()
     } else if !lower.is_empty() && lower.bytes().all(|b| b.is_ascii_digit()) {
         lower.parse::<i64>().ok()
@@ -568,7 +611,12 @@ mod tests {
             parts.push(format!("scalar:{}", format_float(v)));
         }
         for s in &e.expected {
-            parts.push(format!("{}@{} {}", s.labels, s.line, format_slots(&s.slots)));
+            parts.push(format!(
+                "{}@{} {}",
+                s.labels,
+                s.line,
+                format_slots(&s.slots)
+            ));
         }
         parts.join(" | ")
     }
@@ -586,11 +634,21 @@ mod tests {
                             .series
                             .iter()
                             .map(|s| {
-                                let st = s.start_offsets.as_ref().map(|o| format!(" st={o:?}")).unwrap_or_default();
+                                let st = s
+                                    .start_offsets
+                                    .as_ref()
+                                    .map(|o| format!(" st={o:?}"))
+                                    .unwrap_or_default();
                                 format!("{}@{} {}{st}", s.labels, s.line, format_slots(&s.slots))
                             })
                             .collect();
-                        format!("load@{} step={} nhcb={} [{}]", l.line, l.step_ms, l.with_nhcb, series.join("; "))
+                        format!(
+                            "load@{} step={} nhcb={} [{}]",
+                            l.line,
+                            l.step_ms,
+                            l.with_nhcb,
+                            series.join("; ")
+                        )
                     }
                     Command::Eval(e) => describe_eval(e),
                 })
@@ -655,13 +713,31 @@ mod tests {
 
     #[test]
     fn scalar_results() {
-        check("eval instant at 0 1\n  0x1f\n", "eval@1 Instant { at_ms: 0 } \"1\" | scalar:31");
-        check("eval instant at 0 1\n  -1.5e3\n", "eval@1 Instant { at_ms: 0 } \"1\" | scalar:-1500");
-        check("eval instant at 0 1\n  010\n", "eval@1 Instant { at_ms: 0 } \"1\" | scalar:8");
-        check("eval instant at 0 1\n  +Inf\n", "eval@1 Instant { at_ms: 0 } \"1\" | scalar:+Inf");
-        check("eval instant at 0 1\n  NaN\n", "eval@1 Instant { at_ms: 0 } \"1\" | scalar:NaN");
+        check(
+            "eval instant at 0 1\n  0x1f\n",
+            "eval@1 Instant { at_ms: 0 } \"1\" | scalar:31",
+        );
+        check(
+            "eval instant at 0 1\n  -1.5e3\n",
+            "eval@1 Instant { at_ms: 0 } \"1\" | scalar:-1500",
+        );
+        check(
+            "eval instant at 0 1\n  010\n",
+            "eval@1 Instant { at_ms: 0 } \"1\" | scalar:8",
+        );
+        check(
+            "eval instant at 0 1\n  +Inf\n",
+            "eval@1 Instant { at_ms: 0 } \"1\" | scalar:+Inf",
+        );
+        check(
+            "eval instant at 0 1\n  NaN\n",
+            "eval@1 Instant { at_ms: 0 } \"1\" | scalar:NaN",
+        );
         // A scalar line ends the block: what follows is a new command.
-        check("eval instant at 0 1\n  1\n  foo 2\n", "error: line 3:1: invalid command \"foo 2\"");
+        check(
+            "eval instant at 0 1\n  1\n  foo 2\n",
+            "error: line 3:1: invalid command \"foo 2\"",
+        );
     }
 
     #[test]
@@ -674,27 +750,78 @@ mod tests {
             "load 1m\n  @st -1s\n  a 1 2\n",
             "load@1 step=60000 nhcb=false [a@3 1 2 st=[Some(-1000), Some(-1000)]]",
         );
-        check("load 1m\n  a@st _ -30s\n  b 1 2\n", "error: line 2:1: @st metric does not match the following sample line");
-        check("load 1m\n  a@st _\n  a 1 2\n", "error: line 2:1: @st line has 1 values but the sample line has 2");
-        check("load 1m\n  a@st _\n", "error: line 2:1: @st line has no following sample line");
+        check(
+            "load 1m\n  a@st _ -30s\n  b 1 2\n",
+            "error: line 2:1: @st metric does not match the following sample line",
+        );
+        check(
+            "load 1m\n  a@st _\n  a 1 2\n",
+            "error: line 2:1: @st line has 1 values but the sample line has 2",
+        );
+        check(
+            "load 1m\n  a@st _\n",
+            "error: line 2:1: @st line has no following sample line",
+        );
     }
 
     #[test]
     fn errors_carry_line_numbers() {
-        check("\n\nfrobnicate 5m\n", "error: line 3:1: invalid command \"frobnicate 5m\"");
-        check("load\n", "error: line 1:1: invalid load command (expected 'load[_with_nhcb] <step>')");
+        check(
+            "\n\nfrobnicate 5m\n",
+            "error: line 3:1: invalid command \"frobnicate 5m\"",
+        );
+        check(
+            "load\n",
+            "error: line 1:1: invalid load command (expected 'load[_with_nhcb] <step>')",
+        );
         check("load 5x\n", "error: line 1:1: invalid step \"5x\"");
-        check("load 1m\n  a 1\n  b{ 2\n", "error: line 3:4: expected a label name or '}'");
-        check("eval instant at -5m x\n", "error: line 1:1: invalid evaluation time \"-5m\"");
-        check("eval instant x\n", "error: line 1:1: invalid eval command (expected 'eval[_fail|_warn|_info|_ordered] instant at <time> <expr>' or 'eval[_fail|_warn|_info] range from <start> to <end> step <step> <expr>')");
-        check("eval range from 5m to 1m step 1m x\n", "error: line 1:1: end time 1m is before start time 5m");
-        check("eval_ordered range from 0 to 1m step 1m x\n", "error: line 1:1: invalid eval command (expected 'eval[_fail|_warn|_info|_ordered] instant at <time> <expr>' or 'eval[_fail|_warn|_info] range from <start> to <end> step <step> <expr>')");
-        check("eval instant at 0 x\n  x 1 2\n", "error: line 2:1: an instant eval expects one value per series (use 'expect range vector' for more)");
-        check("eval instant at 0 x\n  expect bogus\n", "error: line 2:1: invalid expect line \"expect bogus\" (expected 'expect <type> [msg|regex: <text>]')");
-        check("eval instant at 0 x\n  expect warn\n  expect no_warn\n", "error: line 3:1: 'expect warn' and 'expect no_warn' cannot be combined");
-        check("eval instant at 0 x\n  expect fail\n  expect fail msg: a\n", "error: line 3:1: at most one 'expect fail' line per eval");
-        check("eval instant at 0 x\n  expect fail regex: (\n", "error: line 2:1: invalid regex \"(\": invalid regular expression \"(\": unclosed group");
-        check("eval instant at 0 x\n  expect string nope\n", "error: line 2:1: 'expect string' needs a correctly quoted string literal");
-        check("eval instant at 0 x\n  expect range vector from 1m to 0 step 1s\n", "error: line 2:1: range vector end is before its start");
+        check(
+            "load 1m\n  a 1\n  b{ 2\n",
+            "error: line 3:4: expected a label name or '}'",
+        );
+        check(
+            "eval instant at -5m x\n",
+            "error: line 1:1: invalid evaluation time \"-5m\"",
+        );
+        check(
+            "eval instant x\n",
+            "error: line 1:1: invalid eval command (expected 'eval[_fail|_warn|_info|_ordered] instant at <time> <expr>' or 'eval[_fail|_warn|_info] range from <start> to <end> step <step> <expr>')",
+        );
+        check(
+            "eval range from 5m to 1m step 1m x\n",
+            "error: line 1:1: end time 1m is before start time 5m",
+        );
+        check(
+            "eval_ordered range from 0 to 1m step 1m x\n",
+            "error: line 1:1: invalid eval command (expected 'eval[_fail|_warn|_info|_ordered] instant at <time> <expr>' or 'eval[_fail|_warn|_info] range from <start> to <end> step <step> <expr>')",
+        );
+        check(
+            "eval instant at 0 x\n  x 1 2\n",
+            "error: line 2:1: an instant eval expects one value per series (use 'expect range vector' for more)",
+        );
+        check(
+            "eval instant at 0 x\n  expect bogus\n",
+            "error: line 2:1: invalid expect line \"expect bogus\" (expected 'expect <type> [msg|regex: <text>]')",
+        );
+        check(
+            "eval instant at 0 x\n  expect warn\n  expect no_warn\n",
+            "error: line 3:1: 'expect warn' and 'expect no_warn' cannot be combined",
+        );
+        check(
+            "eval instant at 0 x\n  expect fail\n  expect fail msg: a\n",
+            "error: line 3:1: at most one 'expect fail' line per eval",
+        );
+        check(
+            "eval instant at 0 x\n  expect fail regex: (\n",
+            "error: line 2:1: invalid regex \"(\": invalid regular expression \"(\": unclosed group",
+        );
+        check(
+            "eval instant at 0 x\n  expect string nope\n",
+            "error: line 2:1: 'expect string' needs a correctly quoted string literal",
+        );
+        check(
+            "eval instant at 0 x\n  expect range vector from 1m to 0 step 1s\n",
+            "error: line 2:1: range vector end is before its start",
+        );
     }
 }

@@ -172,7 +172,9 @@ pub fn unescape(body: &str) -> Result<String, String> {
             code.push(chars.next().ok_or("string ends inside an escape")?);
         }
         let n = u32::from_str_radix(&code, radix).map_err(|_| format!("bad escape \\{e}{code}"))?;
-        out.push(char::from_u32(n).ok_or_else(|| format!("escape \\{e}{code} is not a character"))?);
+        out.push(
+            char::from_u32(n).ok_or_else(|| format!("escape \\{e}{code} is not a character"))?,
+        );
     }
     Ok(out)
 }
@@ -201,7 +203,10 @@ pub fn parse_metric(line: &str) -> Result<(Labels, usize), LineError> {
     Ok((Labels::from_pairs(pairs), c.pos))
 }
 
-fn parse_label_list(c: &mut Cursor<'_>, pairs: &mut Vec<(String, String)>) -> Result<(), LineError> {
+fn parse_label_list(
+    c: &mut Cursor<'_>,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<(), LineError> {
     loop {
         c.skip_ws();
         if c.eat(b'}') {
@@ -286,7 +291,10 @@ fn parse_items(line: &str, from: usize) -> Result<Vec<Slot>, LineError> {
     for (at, item) in split_items(line, from)? {
         parse_item(item, at, &mut slots)?;
         if slots.len() as u64 > SLOTS_PER_LINE_MAX {
-            return err(at, format!("series expands to more than {SLOTS_PER_LINE_MAX} values"));
+            return err(
+                at,
+                format!("series expands to more than {SLOTS_PER_LINE_MAX} values"),
+            );
         }
     }
     Ok(slots)
@@ -302,13 +310,20 @@ fn parse_times(s: &str, at: usize) -> Result<u64, LineError> {
     }
     match n.parse::<u64>() {
         Ok(k) if k < SLOTS_PER_LINE_MAX => Ok(k),
-        _ => err(at, format!("repeat count {n} is larger than {SLOTS_PER_LINE_MAX}")),
+        _ => err(
+            at,
+            format!("repeat count {n} is larger than {SLOTS_PER_LINE_MAX}"),
+        ),
     }
 }
 
 fn parse_item(item: &str, at: usize, out: &mut Vec<Slot>) -> Result<(), LineError> {
     if let Some(rest) = item.strip_prefix('_') {
-        let n = if rest.is_empty() { 1 } else { parse_times(rest, at + 1)? };
+        let n = if rest.is_empty() {
+            1
+        } else {
+            parse_times(rest, at + 1)?
+        };
         out.extend((0..n).map(|_| Slot::Empty));
         return Ok(());
     }
@@ -436,7 +451,10 @@ fn parse_histogram_item(item: &str, at: usize, out: &mut Vec<Slot>) -> Result<()
     };
     let inc_str = &rest[1..];
     let Some(inc_close) = inc_str.strip_prefix("{{").and_then(|s| s.find("}}")) else {
-        return err(rest_at + 1, "expected a histogram literal after the operator");
+        return err(
+            rest_at + 1,
+            "expected a histogram literal after the operator",
+        );
     };
     let inc = parse_histogram_literal(&inc_str[2..inc_close + 2], rest_at + 3)?;
     let k = parse_times(&inc_str[inc_close + 4..], rest_at + inc_close + 5)?;
@@ -447,12 +465,18 @@ fn parse_histogram_item(item: &str, at: usize, out: &mut Vec<Slot>) -> Result<()
             break;
         }
         if cur.h.schema > inc.h.schema {
-            return err(at, format!(
-                "cannot step a schema {} histogram by a schema {} one (the increment's schema must not be lower)",
-                cur.h.schema, inc.h.schema
-            ));
+            return err(
+                at,
+                format!(
+                    "cannot step a schema {} histogram by a schema {} one (the increment's schema must not be lower)",
+                    cur.h.schema, inc.h.schema
+                ),
+            );
         }
-        let next = combine(&cur.h, &inc.h, sign).map_err(|m| LineError { col: at + 1, msg: m })?;
+        let next = combine(&cur.h, &inc.h, sign).map_err(|m| LineError {
+            col: at + 1,
+            msg: m,
+        })?;
         cur = HistogramValue {
             h: next,
             hint_set: cur.hint_set,
@@ -490,7 +514,10 @@ fn histogram_fields(body: &str, at: usize) -> Result<Vec<(&str, &str, usize)>, L
             return Ok(fields);
         }
         let Some(colon) = body[i..].find(':') else {
-            return err(at + i, format!("expected 'key:value', found {:?}", &body[i..]));
+            return err(
+                at + i,
+                format!("expected 'key:value', found {:?}", &body[i..]),
+            );
         };
         let key = &body[i..i + colon];
         let vstart = i + colon + 1;
@@ -597,7 +624,9 @@ pub struct StartTimes {
 
 /// Parses `metric@st <items>` (or `@st <items>`).
 pub fn parse_st_line(line: &str) -> Result<StartTimes, LineError> {
-    let split = line.find(|c: char| c.is_ascii_whitespace()).unwrap_or(line.len());
+    let split = line
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(line.len());
     let Some(metric) = line[..split].strip_suffix("@st") else {
         return err(0, "expected 'metric@st'");
     };
@@ -626,7 +655,10 @@ fn scan_signed_duration(s: &str, at: usize) -> Result<(i64, usize), LineError> {
     let b = s.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
     let start = i;
-    while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() && *c != b'x') {
+    while b
+        .get(i)
+        .is_some_and(|c| c.is_ascii_alphanumeric() && *c != b'x')
+    {
         i += 1;
     }
     let ms = parse_duration_ms(&s[start..i])
@@ -636,7 +668,11 @@ fn scan_signed_duration(s: &str, at: usize) -> Result<(i64, usize), LineError> {
 
 fn st_item(item: &str, at: usize, out: &mut Vec<Option<i64>>) -> Result<(), LineError> {
     if let Some(rest) = item.strip_prefix('_') {
-        let n = if rest.is_empty() { 1 } else { parse_times(rest, at + 1)? };
+        let n = if rest.is_empty() {
+            1
+        } else {
+            parse_times(rest, at + 1)?
+        };
         out.extend((0..n).map(|_| None));
         return Ok(());
     }
@@ -726,14 +762,20 @@ mod tests {
         check("{} 1", "{} 1");
         check(r#"foo{a="x\ny\u00e9"} 1"#, "foo{a=\"x\\ny\u{e9}\"} 1");
         check(r#"foo{a=`raw\n`} 1"#, r#"foo{a="raw\\n"} 1"#);
-        check(r#"foo{a="b" 1"#, "error 11: expected ',' or '}' in label list");
+        check(
+            r#"foo{a="b" 1"#,
+            "error 11: expected ',' or '}' in label list",
+        );
         check(
             r#"foo{a=~"b"} 1"#,
             "error 7: only '=' may be used in a series description",
         );
         check(r#"foo{a="b} 1"#, "error 7: unterminated string");
         check("1 2", "error 1: expected a metric name or '{'");
-        check(r#"foo{a="1",a="2"} 1"#, r#"error 1: label "a" appears twice"#);
+        check(
+            r#"foo{a="1",a="2"} 1"#,
+            r#"error 1: label "a" appears twice"#,
+        );
         check("foo 1 bar", r#"error 7: invalid value "bar""#);
         check("foo 1+x2", r#"error 6: invalid increment in "1+x2""#);
         check("foo 1x", r#"error 6: bad repeat count """#);
@@ -767,20 +809,35 @@ mod tests {
             "h {{schema:-1 sum:4 count:1 buckets:[1] offset:1}}+{{schema:0 sum:4 count:4 buckets:[2 2] offset:1}}x1",
             "h {{schema:-1 count:1 sum:4 offset:1 buckets:[1]}} {{schema:-1 count:5 sum:8 offset:1 buckets:[5]}}",
         );
-        check("h 1 {{count:Inf sum:NaN}} _", "h 1 {{count:+Inf sum:NaN}} _");
+        check(
+            "h 1 {{count:Inf sum:NaN}} _",
+            "h 1 {{count:+Inf sum:NaN}} _",
+        );
         check(
             "h {{schema:1 sum:1}}+{{schema:0 sum:1}}x1",
             "error 3: cannot step a schema 1 histogram by a schema 0 one (the increment's schema must not be lower)",
         );
-        check("h {{sum:1 sum:2}}", r#"error 11: histogram field "sum" given twice"#);
-        check("h {{bogus:1}}", r#"error 5: unknown histogram field "bogus""#);
-        check("h {{buckets:[1 2}}", "error 13: list is not closed with ']'");
+        check(
+            "h {{sum:1 sum:2}}",
+            r#"error 11: histogram field "sum" given twice"#,
+        );
+        check(
+            "h {{bogus:1}}",
+            r#"error 5: unknown histogram field "bogus""#,
+        );
+        check(
+            "h {{buckets:[1 2}}",
+            "error 13: list is not closed with ']'",
+        );
         check("h {{count:x}}", r#"error 11: invalid number "x""#);
         check(
             "h {{counter_reset_hint:maybe}}",
             r#"error 24: unknown counter_reset_hint "maybe""#,
         );
-        check("h {{count:1", "error 3: histogram literal is not closed with '}}'");
+        check(
+            "h {{count:1",
+            "error 3: histogram literal is not closed with '}}'",
+        );
         check(
             "h {{count:1}}*{{count:1}}x1",
             r#"error 14: unexpected "*{{count:1}}x1" after a histogram"#,
@@ -811,7 +868,10 @@ mod tests {
         assert!(!is_st_line("foo 1 2"));
         check_st("foo@st _ -30s 1m", "foo [None, Some(-30000), Some(60000)]");
         check_st("foo@st 0x2 _x1", "foo [Some(0), Some(0), Some(0), None]");
-        check_st("foo@st -1m+30sx2", "foo [Some(-60000), Some(-30000), Some(0)]");
+        check_st(
+            "foo@st -1m+30sx2",
+            "foo [Some(-60000), Some(-30000), Some(0)]",
+        );
         check_st("foo@st -59999ms-1msx1", "foo [Some(-59999), Some(-60000)]");
         check_st("@st 10s", "{} [Some(10000)]");
         check_st("foo@st 1q", r#"error 8: invalid duration "1q""#);

@@ -1,3 +1,231 @@
-//! `beacon`: the Beacon server.
+//! `beacon`: the Beacon server. Parses Prometheus-style flags, loads the
+//! configuration, serves the HTTP API while the TSDB replays its WAL, then
+//! runs until SIGTERM/SIGINT or `/-/quit`, reloading on SIGHUP.
 
-fn main() {}
+mod app;
+mod config;
+mod flags;
+mod logging;
+mod process;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use beacon_model::parse_duration_ms;
+use beacon_promql::EngineOptions;
+use beacon_web::promql_engine::PromqlEngine;
+use beacon_web::{Api, WebOptions};
+use clap::{CommandFactory, FromArgMatches};
+use clap::parser::ValueSource;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::app::App;
+use crate::config::ConfigSource;
+use crate::flags::Flags;
+
+/// How often the database is asked whether a compaction or retention run
+/// is due.
+const COMPACTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long shutdown waits for in-flight requests before closing the
+/// database anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn main() {
+    let matches = Flags::command().get_matches();
+    let explicit_config = matches.value_source("config_file") == Some(ValueSource::CommandLine);
+    let flags = match Flags::from_arg_matches(&matches) {
+        Ok(f) => f,
+        Err(e) => e.exit(),
+    };
+    logging::init(&flags.log_level, &flags.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("beacon: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(flags, explicit_config)) {
+        tracing::error!(msg = "Fatal error", err = format!("{e:#}"));
+        eprintln!("beacon: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn duration_flag(name: &str, v: &str) -> Result<Duration> {
+    let ms = parse_duration_ms(v).with_context(|| format!("invalid --{name} {v:?}"))?;
+    Ok(Duration::from_millis(ms.max(0) as u64))
+}
+
+fn tsdb_options(flags: &Flags) -> Result<beacon_tsdb::Options> {
+    let mut o = beacon_tsdb::Options::default();
+    if let Some(t) = &flags.retention_time {
+        o.retention_ms = parse_duration_ms(t)
+            .with_context(|| format!("invalid --storage.tsdb.retention.time {t:?}"))?;
+    }
+    if let Some(s) = &flags.retention_size {
+        o.retention_bytes = flags::parse_bytes(s)
+            .with_context(|| format!("invalid --storage.tsdb.retention.size {s:?}: use a number with B, KB, MB, GB, TB, PB or EB"))?;
+        if flags.retention_time.is_none() {
+            // Prometheus: a size limit alone turns the time limit off.
+            o.retention_ms = 0;
+        }
+    }
+    Ok(o)
+}
+
+fn web_options(flags: &Flags) -> Result<WebOptions> {
+    Ok(WebOptions {
+        route_prefix: beacon_web::router::route_prefix(
+            flags.route_prefix.as_deref(),
+            flags.external_url.as_deref(),
+        )?,
+        enable_admin: flags.enable_admin_api,
+        enable_lifecycle: flags.enable_lifecycle,
+        enable_remote_write_receiver: flags.enable_remote_write_receiver,
+        cors_origin: beacon_web::router::cors_regex(&flags.cors_origin)?,
+        query_timeout: duration_flag("query.timeout", &flags.query_timeout)?,
+        max_concurrency: flags.query_max_concurrency,
+    })
+}
+
+fn engine(flags: &Flags) -> Result<PromqlEngine> {
+    Ok(PromqlEngine::new(EngineOptions {
+        lookback_delta_ms: duration_flag("query.lookback-delta", &flags.lookback_delta)?.as_millis() as i64,
+        max_samples: flags.query_max_samples,
+        timeout: duration_flag("query.timeout", &flags.query_timeout)?,
+        max_concurrent: flags.query_max_concurrency,
+        ..EngineOptions::default()
+    }))
+}
+
+async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
+    tracing::info!(msg = "Starting Beacon Server", version = env!("CARGO_PKG_VERSION"));
+    let source = ConfigSource {
+        path: flags.config_file.clone(),
+        explicit: explicit_config,
+    };
+    let config = source.load()?;
+    if config.path.is_none() {
+        tracing::info!(
+            msg = "No configuration file found; using the embedded default configuration, which scrapes this server itself",
+            filename = %source.path.display()
+        );
+    }
+    let web_opts = web_options(&flags)?;
+    let tsdb_opts = tsdb_options(&flags)?;
+    let engine = Arc::new(engine(&flags)?);
+    let listen = flags.listen_address.clone();
+    let app = Arc::new(App::new(flags, source, config));
+    let api = Arc::new(Api::new(
+        Arc::clone(&app.db) as _,
+        engine,
+        Arc::clone(&app) as _,
+        web_opts,
+        Arc::clone(&app.ready),
+    ));
+    let router = beacon_web::router(api);
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (--web.listen-address)"))?;
+    tracing::info!(msg = "Listening on", address = %listener.local_addr().map_or(listen.clone(), |a| a.to_string()));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop2 = Arc::clone(&stop);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop2.notified().await })
+            .await
+    });
+
+    open_db(&app, tsdb_opts).await?;
+    let compactor = tokio::spawn(compaction_loop(Arc::clone(&app)));
+    wait_for_exit(&app).await?;
+
+    tracing::info!(msg = "Stopping the server");
+    app.ready.store(false, Ordering::Release);
+    compactor.abort();
+    stop.notify_waiters();
+    stop.notify_one();
+    if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
+        tracing::warn!(msg = "HTTP server did not stop in time; closing storage anyway");
+    }
+    close_db(&app).await
+}
+
+async fn open_db(app: &Arc<App>, opts: beacon_tsdb::Options) -> Result<()> {
+    let path = app.flags.tsdb_path.clone();
+    tracing::info!(msg = "Starting TSDB ...", path = %path.display());
+    let started = std::time::Instant::now();
+    let db = tokio::task::spawn_blocking(move || beacon_tsdb::Db::open(&path, opts))
+        .await
+        .context("TSDB open task failed")?
+        .with_context(|| format!("opening the TSDB in {}", app.flags.tsdb_path.display()))?;
+    app.db.set(db);
+    app.ready.store(true, Ordering::Release);
+    tracing::info!(
+        msg = "TSDB started; Server is ready to receive web requests.",
+        duration = ?started.elapsed()
+    );
+    Ok(())
+}
+
+async fn compaction_loop(app: Arc<App>) {
+    let mut tick = tokio::time::interval(COMPACTION_CHECK_INTERVAL);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(db) = app.db.get() else { continue };
+        match tokio::task::spawn_blocking(move || db.compact_if_needed()).await {
+            Ok(Err(e)) => tracing::error!(msg = "Compaction failed", err = %e),
+            Err(e) => tracing::error!(msg = "Compaction task failed", err = %e),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Waits for SIGTERM, SIGINT or `/-/quit`, handling SIGHUP reloads
+/// meanwhile.
+async fn wait_for_exit(app: &Arc<App>) -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::warn!(msg = "Received SIGTERM, exiting gracefully..."); return Ok(()); }
+            _ = int.recv() => { tracing::warn!(msg = "Received SIGINT, exiting gracefully..."); return Ok(()); }
+            _ = app.quit.notified() => { tracing::warn!(msg = "Received termination request via web service, exiting gracefully..."); return Ok(()); }
+            _ = hup.recv() => {
+                let app = Arc::clone(app);
+                // A failed reload is logged and counted; the old config stays.
+                let _ = tokio::task::spawn_blocking(move || app.reload_config()).await;
+            }
+        }
+    }
+}
+
+async fn close_db(app: &Arc<App>) -> Result<()> {
+    let Some(mut db) = app.db.take() else {
+        return Ok(());
+    };
+    // In-flight queries may still hold the database; give them a moment.
+    for _ in 0..100 {
+        match Arc::try_unwrap(db) {
+            Ok(db) => {
+                tokio::task::spawn_blocking(move || db.close())
+                    .await
+                    .context("TSDB close task failed")?
+                    .context("closing the TSDB")?;
+                tracing::info!(msg = "TSDB closed; see you next time!");
+                return Ok(());
+            }
+            Err(still_shared) => {
+                db = still_shared;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    anyhow::bail!("the TSDB is still in use after shutdown; its WAL is intact and will be replayed on the next start")
+}

@@ -14,8 +14,12 @@ use crate::encoding::{DecodeError, Decoder, put_uvarint, put_varint};
 
 /// Encoding byte of a float chunk.
 pub const ENCODING_XOR: u8 = 1;
-/// Encoding byte of a native histogram chunk (see `histogram_chunk`).
+/// Encoding byte reserved for native histogram chunks.
 pub const ENCODING_HISTOGRAM: u8 = 2;
+/// Encoding byte of a decimal float chunk (see `decimal`).
+pub const ENCODING_DECIMAL: u8 = 3;
+
+pub mod decimal;
 
 /// Samples per chunk before the head cuts a new one: like Prometheus, 120
 /// samples (30 min at 15 s) balance index size against decode cost.
@@ -24,18 +28,18 @@ pub const SAMPLES_PER_CHUNK: u16 = 120;
 /// Appends bits to a byte vector, most significant bit first.
 #[derive(Debug, Clone, Default)]
 pub struct BitWriter {
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// Bits still free in the last byte (0 means a new byte is needed).
     free: u8,
 }
 
 impl BitWriter {
-    fn with_bytes(bytes: Vec<u8>) -> BitWriter {
+    pub(crate) fn with_bytes(bytes: Vec<u8>) -> BitWriter {
         BitWriter { bytes, free: 0 }
     }
 
     #[inline]
-    fn bit(&mut self, b: bool) {
+    pub(crate) fn bit(&mut self, b: bool) {
         if self.free == 0 {
             self.bytes.push(0);
             self.free = 8;
@@ -48,7 +52,7 @@ impl BitWriter {
 
     /// Writes the low `n` bits of `v` (`n` ≤ 64).
     #[inline]
-    fn bits(&mut self, v: u64, mut n: u8) {
+    pub(crate) fn bits(&mut self, v: u64, mut n: u8) {
         debug_assert!(n <= 64);
         while n > 0 {
             if self.free == 0 {
@@ -66,13 +70,13 @@ impl BitWriter {
 
 /// Reads bits written by `BitWriter`.
 #[derive(Debug, Clone)]
-struct BitReader {
-    pos: usize,
+pub(crate) struct BitReader {
+    pub(crate) pos: usize,
 }
 
 impl BitReader {
     #[inline]
-    fn bit(&mut self, data: &[u8]) -> Result<bool, DecodeError> {
+    pub(crate) fn bit(&mut self, data: &[u8]) -> Result<bool, DecodeError> {
         let byte = *data.get(self.pos >> 3).ok_or(DecodeError::Truncated)?;
         let b = byte & (0x80 >> (self.pos & 7)) != 0;
         self.pos += 1;
@@ -80,7 +84,7 @@ impl BitReader {
     }
 
     #[inline]
-    fn bits(&mut self, data: &[u8], n: u8) -> Result<u64, DecodeError> {
+    pub(crate) fn bits(&mut self, data: &[u8], n: u8) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         let mut n = u32::from(n);
         while n > 0 {
@@ -89,7 +93,11 @@ impl BitReader {
             let avail = 8 - off;
             let take = avail.min(n);
             let chunk = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
-            v = if take == 64 { chunk } else { (v << take) | chunk };
+            v = if take == 64 {
+                chunk
+            } else {
+                (v << take) | chunk
+            };
             self.pos += take as usize;
             n -= take;
         }
@@ -97,7 +105,7 @@ impl BitReader {
     }
 
     /// A varint written byte by byte into the bit stream.
-    fn uvarint(&mut self, data: &[u8]) -> Result<u64, DecodeError> {
+    pub(crate) fn uvarint(&mut self, data: &[u8]) -> Result<u64, DecodeError> {
         let mut buf = [0u8; 10];
         for (i, slot) in buf.iter_mut().enumerate() {
             *slot = self.bits(data, 8)? as u8;

@@ -168,6 +168,9 @@ mod tests {
             Decoder::new(&[0x80, 0x80]).uvarint(),
             Err(DecodeError::Truncated)
         );
-        assert_eq!(Decoder::new(&[5, b'a']).bytes(), Err(DecodeError::Truncated));
+        assert_eq!(
+            Decoder::new(&[5, b'a']).bytes(),
+            Err(DecodeError::Truncated)
+        );
     }
 }

@@ -323,7 +323,13 @@ impl Head {
 
     /// Every live series, in id order.
     pub fn all_series(&self) -> Vec<Arc<MemSeries>> {
-        self.registry.read().slots.iter().flatten().cloned().collect()
+        self.registry
+            .read()
+            .slots
+            .iter()
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// Series matching `matchers`.
@@ -335,11 +341,7 @@ impl Head {
 
     /// Deleted intervals of series `id`.
     pub fn deleted(&self, id: u32) -> Intervals {
-        self.tombstones
-            .read()
-            .get(&id)
-            .cloned()
-            .unwrap_or_default()
+        self.tombstones.read().get(&id).cloned().unwrap_or_default()
     }
 
     /// The part of series `s` inside `[mint, maxt]`, if it has samples there.
@@ -357,13 +359,19 @@ impl Head {
             .map(|c| ChunkRef {
                 mint: c.mint,
                 maxt: c.maxt,
+                encoding: crate::chunk::ENCODING_XOR,
                 bytes: ChunkBytes::Shared(c.bytes.clone()),
             })
             .collect();
-        if let Some(o) = data.open.as_ref().filter(|o| o.maxt >= mint && o.mint <= maxt) {
+        if let Some(o) = data
+            .open
+            .as_ref()
+            .filter(|o| o.maxt >= mint && o.mint <= maxt)
+        {
             chunks.push(ChunkRef {
                 mint: o.mint,
                 maxt: o.maxt,
+                encoding: crate::chunk::ENCODING_XOR,
                 bytes: ChunkBytes::Shared(Arc::from(o.chunk.bytes())),
             });
         }
@@ -404,7 +412,11 @@ impl Head {
         let series = self.select_series(matchers);
         let stones: Vec<Tombstone> = series
             .iter()
-            .map(|s| Tombstone { id: s.id, mint, maxt })
+            .map(|s| Tombstone {
+                id: s.id,
+                mint,
+                maxt,
+            })
             .collect();
         if stones.is_empty() {
             return Ok(());
@@ -509,7 +521,13 @@ impl Head {
     }
 
     /// Sorted values of label `name` over series with samples in range.
-    pub fn label_values_in(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+    pub fn label_values_in(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
         let mut out: Vec<String> = self
             .select_series(matchers)
             .iter()
@@ -577,21 +595,19 @@ impl PostingsIndex for MemPostings {
         )
     }
 
-    fn postings_matching(
-        &self,
-        name: &str,
-        prefix: &str,
-        pred: &dyn Fn(&str) -> bool,
-    ) -> Vec<u32> {
+    fn postings_matching(&self, name: &str, prefix: &str, pred: &dyn Fn(&str) -> bool) -> Vec<u32> {
         let Some(vals) = self.by_name.get(name) else {
             return Vec::new();
         };
         union(
-            vals.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-                .take_while(|(v, _)| v.starts_with(prefix))
-                .filter(|(v, _)| pred(v))
-                .map(|(_, p)| p.clone())
-                .collect(),
+            vals.range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(v, _)| v.starts_with(prefix))
+            .filter(|(v, _)| pred(v))
+            .map(|(_, p)| p.clone())
+            .collect(),
         )
     }
 }

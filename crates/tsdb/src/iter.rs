@@ -7,7 +7,9 @@ use std::sync::Arc;
 use beacon_model::{FloatHistogram, Histogram};
 use beacon_storage::{SampleIterator, SampleValue, ValueType, VecIterator};
 
-use crate::chunk::XorIter;
+use crate::chunk::decimal::DecimalIter;
+use crate::chunk::{ENCODING_DECIMAL, XorIter};
+use crate::encoding::DecodeError;
 
 /// Chunk bytes an iterator owns a share of: a heap copy or a window into a
 /// memory-mapped file.
@@ -30,12 +32,54 @@ impl AsRef<[u8]> for ChunkBytes {
     }
 }
 
-/// One chunk with its time bounds.
+/// One chunk with its time bounds and encoding.
 #[derive(Debug, Clone)]
 pub struct ChunkRef {
     pub mint: i64,
     pub maxt: i64,
+    pub encoding: u8,
     pub bytes: ChunkBytes,
+}
+
+/// A decoder for any float chunk encoding.
+pub enum AnyChunkIter {
+    Xor(XorIter<ChunkBytes>),
+    Decimal(DecimalIter<ChunkBytes>),
+}
+
+impl AnyChunkIter {
+    /// A decoder for `bytes` in `encoding` (unknown encodings were refused
+    /// when the chunk was read, so anything else is XOR).
+    pub fn new(encoding: u8, bytes: ChunkBytes) -> AnyChunkIter {
+        if encoding == ENCODING_DECIMAL {
+            AnyChunkIter::Decimal(DecimalIter::new(bytes))
+        } else {
+            AnyChunkIter::Xor(XorIter::new(bytes))
+        }
+    }
+
+    #[inline]
+    pub fn next_sample(&mut self) -> bool {
+        match self {
+            AnyChunkIter::Xor(i) => i.next_sample(),
+            AnyChunkIter::Decimal(i) => i.next_sample(),
+        }
+    }
+
+    #[inline]
+    pub fn at(&self) -> (i64, f64) {
+        match self {
+            AnyChunkIter::Xor(i) => i.at(),
+            AnyChunkIter::Decimal(i) => i.at(),
+        }
+    }
+
+    pub fn err(&self) -> Option<DecodeError> {
+        match self {
+            AnyChunkIter::Xor(i) => i.err(),
+            AnyChunkIter::Decimal(i) => i.err(),
+        }
+    }
 }
 
 /// Deleted time intervals, inclusive on both ends.
@@ -52,7 +96,7 @@ pub fn is_deleted(deleted: &[(i64, i64)], t: i64) -> bool {
 pub struct ChunksIter {
     chunks: Vec<ChunkRef>,
     next_chunk: usize,
-    cur: Option<XorIter<ChunkBytes>>,
+    cur: Option<AnyChunkIter>,
     mint: i64,
     maxt: i64,
     deleted: Intervals,
@@ -121,7 +165,7 @@ impl ChunksIter {
             }
             match self.chunks.get(self.next_chunk) {
                 Some(c) if c.mint <= self.maxt => {
-                    self.cur = Some(XorIter::new(c.bytes.clone()));
+                    self.cur = Some(AnyChunkIter::new(c.encoding, c.bytes.clone()));
                     self.next_chunk += 1;
                 }
                 _ => {

@@ -14,8 +14,7 @@ pub trait PostingsIndex {
 
     /// The union of the postings of every value of `name` that starts with
     /// `prefix` and satisfies `pred`.
-    fn postings_matching(&self, name: &str, prefix: &str, pred: &dyn Fn(&str) -> bool)
-    -> Vec<u32>;
+    fn postings_matching(&self, name: &str, prefix: &str, pred: &dyn Fn(&str) -> bool) -> Vec<u32>;
 }
 
 /// `a ∩ b`.
@@ -248,7 +247,10 @@ mod tests {
         let long: Vec<u32> = (0..1000).collect();
         assert_eq!(intersect(&[5, 999, 2000], &long), vec![5, 999]);
         assert_eq!(subtract(&[1, 2, 3, 4], &[2, 4, 9]), vec![1, 3]);
-        assert_eq!(union(vec![vec![1, 4], vec![2, 4], vec![0]]), vec![0, 1, 2, 4]);
+        assert_eq!(
+            union(vec![vec![1, 4], vec![2, 4], vec![0]]),
+            vec![0, 1, 2, 4]
+        );
         assert_eq!(union(vec![vec![1, 4], vec![2, 4]]), vec![1, 2, 4]);
     }
 }

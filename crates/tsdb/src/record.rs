@@ -203,14 +203,34 @@ mod tests {
             (u32::MAX, Labels::from_pairs([("a", "é")])),
         ]));
         check(Record::Samples(vec![
-            RefSample { id: 7, t: i64::MIN, v: f64::MIN },
-            RefSample { id: 3, t: i64::MAX, v: -0.0 },
-            RefSample { id: u32::MAX, t: 0, v: f64::INFINITY },
+            RefSample {
+                id: 7,
+                t: i64::MIN,
+                v: f64::MIN,
+            },
+            RefSample {
+                id: 3,
+                t: i64::MAX,
+                v: -0.0,
+            },
+            RefSample {
+                id: u32::MAX,
+                t: 0,
+                v: f64::INFINITY,
+            },
         ]));
-        check(Record::Tombstones(vec![Tombstone { id: 1, mint: i64::MIN, maxt: 5 }]));
+        check(Record::Tombstones(vec![Tombstone {
+            id: 1,
+            mint: i64::MIN,
+            maxt: 5,
+        }]));
         check(Record::Metadata(vec![(
             2,
-            Metadata { metric_type: MetricType::Counter, help: "h".into(), unit: "s".into() },
+            Metadata {
+                metric_type: MetricType::Counter,
+                help: "h".into(),
+                unit: "s".into(),
+            },
         )]));
     }
 

@@ -148,9 +148,7 @@ impl SeriesData {
     fn append_in_order(&mut self, t: i64, v: f64, range_ms: i64) {
         let cut = match &self.open {
             None => false,
-            Some(o) => {
-                o.chunk.len() >= SAMPLES_PER_CHUNK || range_start(t, range_ms) > o.maxt
-            }
+            Some(o) => o.chunk.len() >= SAMPLES_PER_CHUNK || range_start(t, range_ms) > o.maxt,
         };
         if cut {
             self.close_open();
@@ -231,11 +229,11 @@ impl SeriesData {
             lo = lo.min(a);
             hi = hi.max(b);
         }
-        if let Some(ooo) = &self.ooo {
-            if let (Some((a, _)), Some((b, _))) = (ooo.first_key_value(), ooo.last_key_value()) {
-                lo = lo.min(*a);
-                hi = hi.max(*b);
-            }
+        if let Some(ooo) = &self.ooo
+            && let (Some((a, _)), Some((b, _))) = (ooo.first_key_value(), ooo.last_key_value())
+        {
+            lo = lo.min(*a);
+            hi = hi.max(*b);
         }
         (lo <= hi).then_some((lo, hi))
     }
@@ -243,10 +241,9 @@ impl SeriesData {
     /// Heap bytes held by chunks (for the memory figures).
     pub fn heap_bytes(&self) -> usize {
         let closed: usize = self.closed.iter().map(|c| c.bytes.len() + 16).sum();
-        let open = self
-            .open
-            .as_ref()
-            .map_or(0, |o| o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>());
+        let open = self.open.as_ref().map_or(0, |o| {
+            o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>()
+        });
         closed + self.closed.capacity() * std::mem::size_of::<ClosedChunk>() + open
     }
 }
@@ -290,7 +287,9 @@ mod tests {
         assert!(s.apply(1_000_000, 0.0, i64::MAX, 1_000_000));
         assert_eq!(s.closed.len(), 3, "range boundary cuts the chunk");
         assert!(s.apply(1_000_000, beacon_model::stale_nan(), i64::MAX, 1_000_000));
-        assert!(beacon_model::is_stale_nan(f64::from_bits(s.last().unwrap().1)));
+        assert!(beacon_model::is_stale_nan(f64::from_bits(
+            s.last().unwrap().1
+        )));
         assert!(!s.truncate_before(1_000_000));
         assert_eq!(s.closed.len(), 0);
         assert!(s.truncate_before(2_000_000));

@@ -315,9 +315,8 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
         for batch in rx {
             batch.into_iter().for_each(&mut apply);
         }
-        h.join().unwrap_or_else(|_| {
-            Err(Error::corruption(dir, 0, "WAL reader thread panicked"))
-        })
+        h.join()
+            .unwrap_or_else(|_| Err(Error::corruption(dir, 0, "WAL reader thread panicked")))
     })?;
     (stats.records, stats.corruptions, stats.bytes_dropped) = res;
     Ok(stats)
@@ -406,9 +405,7 @@ impl Wal {
 
     /// Syncs the current segment.
     pub fn sync(&mut self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io(self.path(), e))
+        self.file.sync_data().map_err(|e| Error::io(self.path(), e))
     }
 }
 
@@ -430,7 +427,11 @@ fn new_segment(dir: &Path, n: u32) -> Result<(File, u64)> {
 /// to `last`, keeping only what `keep` accepts, then deletes what it
 /// replaces. The checkpoint is written under a temporary name and renamed,
 /// so a crash leaves either the old state or the new one.
-pub fn checkpoint(dir: &Path, last: u32, mut keep: impl FnMut(&Record) -> Option<Record>) -> Result<()> {
+pub fn checkpoint(
+    dir: &Path,
+    last: u32,
+    mut keep: impl FnMut(&Record) -> Option<Record>,
+) -> Result<()> {
     let (files, _, _) = replay_plan(dir)?;
     let mut out = segment_header().to_vec();
     let mut payload = Vec::new();

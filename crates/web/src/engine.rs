@@ -118,9 +118,8 @@ pub trait QueryEngine: Send + Sync {
     /// The syntax tree of `query` as JSON (`/api/v1/parse_query`).
     fn parse_query(&self, query: &str) -> Result<serde_json::Value, ApiError>;
 
-    /// The label matchers of every selector in `query`
-    /// (`/api/v1/query_exemplars`).
-    fn selectors(&self, query: &str) -> Result<Vec<Vec<beacon_model::Matcher>>, ApiError>;
+    /// Checks that `query` parses (`/api/v1/query_exemplars`).
+    fn check_query(&self, query: &str) -> Result<(), ApiError>;
 }
 
 /// The error for a query that was rejected while parsing, as Prometheus

@@ -19,6 +19,7 @@ pub mod json;
 pub mod meta;
 pub mod metrics;
 pub mod params;
+pub mod promql_engine;
 pub mod query;
 pub mod router;
 pub mod selector;

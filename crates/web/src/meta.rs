@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use beacon_exposition::encode::{Format, TEXT_CONTENT_TYPE, encode};
 use beacon_exposition::family::{Metric, MetricFamily, MetricValue};
@@ -177,10 +177,9 @@ fn unescape_name(name: &str) -> String {
 
 /// `GET /federate`: the latest sample of every matching series, in the
 /// text format with timestamps, external labels added.
-pub async fn federate(State(api): State<Arc<Api>>, p: Params, headers: HeaderMap) -> Response {
+pub async fn federate(State(api): State<Arc<Api>>, p: Params) -> Response {
     match federate_text(&api, &p) {
         Ok(body) => {
-            let _ = headers;
             let mut resp = body.into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));

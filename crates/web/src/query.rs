@@ -290,6 +290,6 @@ pub async fn exemplars(State(api): State<Arc<Api>>, p: Params) -> Result<Success
             "end timestamp must not be before start timestamp",
         ));
     }
-    api.engine.selectors(p.get("query"))?;
+    api.engine.check_query(p.get("query"))?;
     Ok(Success::raw("[]".to_owned()))
 }

@@ -106,3 +106,50 @@ fn parse_int(s: &str) -> Option<f64> {
         None => s.parse::<i64>().ok().map(|v| v as f64),
     }
 }
+
+/// Configured and active (MII status `up`) slaves of each bonding master.
+pub struct Bonding(pub Arc<Config>);
+
+impl Collector for Bonding {
+    fn name(&self) -> &'static str {
+        "bonding"
+    }
+    fn update(&self, out: &mut MetricSet) -> Result<()> {
+        let base = self.0.sys("class/net");
+        let masters = crate::collector::read_existing(&base.join("bonding_masters"))?;
+        for master in masters.split_whitespace() {
+            let slaves = read_trimmed(&base.join(master).join("bonding/slaves"))?;
+            let (mut configured, mut active) = (0.0, 0.0);
+            for slave in slaves.split_whitespace() {
+                // Newer kernels link slaves as `lower_<slave>`, older ones
+                // as `slave_<slave>`.
+                let mii = |prefix: &str| {
+                    let dir = base.join(master).join(format!("{prefix}{slave}"));
+                    read_trimmed(&dir.join("bonding_slave/mii_status"))
+                };
+                let state = match mii("lower_") {
+                    Err(e) if e.is_no_data() => mii("slave_")?,
+                    r => r?,
+                };
+                configured += 1.0;
+                if state == "up" {
+                    active += 1.0;
+                }
+            }
+            let l = [("master", master)];
+            out.gauge(
+                "node_bonding_slaves",
+                "Number of configured slaves per bonding interface.",
+                &l,
+                configured,
+            );
+            out.gauge(
+                "node_bonding_active",
+                "Number of active slaves per bonding interface.",
+                &l,
+                active,
+            );
+        }
+        Ok(())
+    }
+}

@@ -34,7 +34,13 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    // Go's sort.Float64s puts NaN first.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -56,6 +62,8 @@ struct Group {
     has_hist: bool,
     values: Vec<f64>,
     name_for_warn: String,
+    /// Delayed name removal still pending for the group's samples.
+    drop_name: bool,
 }
 
 impl Group {
@@ -72,6 +80,7 @@ impl Group {
             has_hist: false,
             values: Vec::new(),
             name_for_warn: name,
+            drop_name: false,
         }
     }
 }
@@ -122,15 +131,16 @@ impl Evaluator<'_> {
             AggOp::CountValues => return self.count_values(a, vec, p, keys),
             _ => {}
         }
-        if a.op == AggOp::Quantile {
-            if let Param::Num(q) = p {
-                if !(0.0..=1.0).contains(q) || q.is_nan() {
-                    self.warn(
-                        format!("quantile value should be between 0 and 1, got {}", format_float(*q)),
-                        a.param.as_ref().map_or(a.pos, |e| e.pos()),
-                    );
-                }
-            }
+        if let (AggOp::Quantile, Param::Num(q)) = (a.op, p)
+            && (!(0.0..=1.0).contains(q) || q.is_nan())
+        {
+            self.warn(
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(*q)
+                ),
+                a.param.as_ref().map_or(a.pos, |e| e.pos()),
+            );
         }
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -144,6 +154,9 @@ impl Evaluator<'_> {
                 groups.push(Group::new(key, name));
                 groups.len() - 1
             });
+            if groups[gi].count == 0.0 {
+                groups[gi].drop_name = s.drop_name;
+            }
             self.accumulate(a, &mut groups[gi], s);
         }
         let mut out = Vec::with_capacity(groups.len());
@@ -190,16 +203,8 @@ impl Evaluator<'_> {
                 let q = (g.count - 1.0) / g.count;
                 (g.mean, g.comp) = kahan_inc(f / g.count, q * g.mean, q * g.comp);
             }
-            AggOp::Min => {
-                if g.count == 1.0 || g.value > f || g.value.is_nan() {
-                    g.value = f;
-                }
-            }
-            AggOp::Max => {
-                if g.count == 1.0 || g.value < f || g.value.is_nan() {
-                    g.value = f;
-                }
-            }
+            AggOp::Min if g.count == 1.0 || g.value > f || g.value.is_nan() => g.value = f,
+            AggOp::Max if g.count == 1.0 || g.value < f || g.value.is_nan() => g.value = f,
             AggOp::Stddev | AggOp::Stdvar => {
                 let n = g.values.len() as f64 + 1.0;
                 g.values.push(f);
@@ -260,6 +265,7 @@ impl Evaluator<'_> {
             AggOp::Count => g.count,
             AggOp::Group => 1.0,
             AggOp::Min | AggOp::Max => g.value,
+            AggOp::Stdvar | AggOp::Stddev if g.values.iter().any(|v| !v.is_finite()) => f64::NAN,
             AggOp::Stdvar => g.value / g.values.len() as f64,
             AggOp::Stddev => (g.value / g.values.len() as f64).sqrt(),
             AggOp::Quantile => {
@@ -268,7 +274,10 @@ impl Evaluator<'_> {
             }
             _ => return None,
         };
-        Some(Sample::float(g.metric, f))
+        Some(Sample {
+            drop_name: g.drop_name && g.metric.has("__name__"),
+            ..Sample::float(g.metric, f)
+        })
     }
 
     /// `topk`, `bottomk`, `limitk`, `limit_ratio`: keep some input samples.
@@ -283,7 +292,11 @@ impl Evaluator<'_> {
             return Ok(Vec::new());
         };
         if pv.is_nan() {
-            let what = if a.op == AggOp::LimitRatio { "Ratio" } else { "Parameter" };
+            let what = if a.op == AggOp::LimitRatio {
+                "Ratio"
+            } else {
+                "Parameter"
+            };
             return Err(Error::Eval(format!("{what} value is NaN")));
         }
         let mut groups: Vec<Vec<Sample>> = Vec::new();
@@ -329,17 +342,18 @@ impl Evaluator<'_> {
                 .filter(|s| ratio_keep(r, &s.metric))
                 .collect());
         }
-        let k = if pv >= 9.0e18 { usize::MAX } else { pv.max(0.0) as usize };
+        let k = if pv >= 9.0e18 {
+            usize::MAX
+        } else {
+            pv.max(0.0) as usize
+        };
         let mut out = Vec::new();
         for mut g in groups {
             match a.op {
                 AggOp::Topk => g.sort_by(|x, y| cmp_desc(x.f, y.f)),
-                AggOp::Bottomk => g.sort_by(|x, y| cmp_desc(y.f, x.f).then(std::cmp::Ordering::Equal)),
-                _ => {}
-            }
-            if a.op == AggOp::Bottomk {
                 // NaN sorts last for bottomk too.
-                g.sort_by(|x, y| cmp_asc_nan_last(x.f, y.f));
+                AggOp::Bottomk => g.sort_by(|x, y| cmp_asc_nan_last(x.f, y.f)),
+                _ => {}
             }
             g.truncate(k);
             out.extend(g);
@@ -380,7 +394,10 @@ impl Evaluator<'_> {
             });
             counts[i].1 += 1.0;
         }
-        Ok(counts.into_iter().map(|(l, c)| Sample::float(l, c)).collect())
+        Ok(counts
+            .into_iter()
+            .map(|(l, c)| Sample::float(l, c))
+            .collect())
     }
 }
 

@@ -26,7 +26,7 @@ pub(crate) fn float_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Lte => (l, l <= r),
         BinOp::Gtr => (l, l > r),
         BinOp::Gte => (l, l >= r),
-        BinOp::And | BinOp::Or | BinOp::Unless => (l, true),
+        BinOp::And | BinOp::Or | BinOp::Unless | BinOp::TrimUpper | BinOp::TrimLower => (l, true),
     }
 }
 
@@ -115,9 +115,21 @@ impl Evaluator<'_> {
         for mut sample in vec {
             let h = sample.h.take();
             let (l, r) = if swap {
-                (Operand { f: s, h: None }, Operand { f: sample.f, h: h.as_deref() })
+                (
+                    Operand { f: s, h: None },
+                    Operand {
+                        f: sample.f,
+                        h: h.as_deref(),
+                    },
+                )
             } else {
-                (Operand { f: sample.f, h: h.as_deref() }, Operand { f: s, h: None })
+                (
+                    Operand {
+                        f: sample.f,
+                        h: h.as_deref(),
+                    },
+                    Operand { f: s, h: None },
+                )
             };
             let Some((mut v, mut nh)) = elem_op(self, b, l, r) else {
                 continue;
@@ -161,7 +173,10 @@ impl Evaluator<'_> {
                 let keys: std::collections::HashSet<Labels> =
                     lhs.iter().map(|s| signature(m, &s.metric)).collect();
                 let mut out = lhs;
-                out.extend(rhs.into_iter().filter(|s| !keys.contains(&signature(m, &s.metric))));
+                out.extend(
+                    rhs.into_iter()
+                        .filter(|s| !keys.contains(&signature(m, &s.metric))),
+                );
                 Ok(out)
             }
             _ => self.vector_match(b, lhs, rhs),
@@ -180,6 +195,8 @@ impl Evaluator<'_> {
             if let Some(prev) = one_index.insert(sig.clone(), i) {
                 let side = if swap { "left" } else { "right" };
                 let (a, c) = sort_pair(&one[prev].metric, &s.metric);
+                let (a, c) = (braced(a), braced(c));
+                let sig = braced(&sig);
                 return Err(Error::Eval(format!(
                     "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side"
                 )));
@@ -192,7 +209,8 @@ impl Evaluator<'_> {
         for ms in &many {
             let sig = signature(m, &ms.metric);
             let Some(&oi) = one_index.get(&sig) else {
-                let fill = if swap { m.fill_left } else { m.fill_right };
+                // Fill sides refer to the sides after a group_right swap.
+                let fill = m.fill_right;
                 if let Some(fv) = fill {
                     let filler = fill_sample(m, &ms.metric, fv);
                     self.push_result(b, ms, &filler, swap, &mut out, None)?;
@@ -211,7 +229,7 @@ impl Evaluator<'_> {
             }
             self.push_result(b, ms, &one[oi], swap, &mut out, Some(&mut seen_out))?;
         }
-        let fill_many = if swap { m.fill_right } else { m.fill_left };
+        let fill_many = m.fill_left;
         if let Some(fv) = fill_many {
             for (i, os) in one.iter().enumerate() {
                 if !matched_one[i] {
@@ -236,21 +254,25 @@ impl Evaluator<'_> {
         let Some((v, h)) = elem_op(
             self,
             b,
-            Operand { f: l.f, h: l.h.as_deref() },
-            Operand { f: r.f, h: r.h.as_deref() },
+            Operand {
+                f: l.f,
+                h: l.h.as_deref(),
+            },
+            Operand {
+                f: r.f,
+                h: r.h.as_deref(),
+            },
         ) else {
             return Ok(());
         };
         let metric = result_metric(&many.metric, &one.metric, &b.matching);
-        if b.matching.card != Cardinality::OneToOne {
-            if let Some(seen) = seen_out {
-                if !seen.insert(metric.clone()) {
-                    return Err(Error::Eval(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                            .into(),
-                    ));
-                }
-            }
+        if b.matching.card != Cardinality::OneToOne
+            && let Some(seen) = seen_out
+            && !seen.insert(metric.clone())
+        {
+            return Err(Error::Eval(
+                "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            ));
         }
         out.push(Sample {
             metric,
@@ -260,6 +282,15 @@ impl Evaluator<'_> {
         });
         Ok(())
     }
+}
+
+/// Labels as Go's `labels.String()` prints them: `{__name__="x", a="b"}`.
+pub(crate) fn braced(l: &Labels) -> String {
+    let parts: Vec<String> = l
+        .iter()
+        .map(|lb| format!("{}={}", lb.name, crate::printer::quote(lb.value)))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 fn sort_pair<'a>(a: &'a Labels, b: &'a Labels) -> (&'a Labels, &'a Labels) {

@@ -12,18 +12,19 @@ pub(crate) fn absent_labels(e: &Expr) -> Labels {
     let vs = match e {
         Expr::Vector(vs) => vs,
         Expr::Matrix(m) => &m.vs,
-        Expr::Subquery(s) => return absent_labels(&s.expr),
         Expr::Paren { expr, .. } => return absent_labels(expr),
         _ => return Labels::empty(),
     };
     let mut seen: Vec<(&str, &str)> = Vec::new();
     let mut dup: Vec<&str> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     for m in &vs.matchers {
+        if names.contains(&m.name.as_str()) {
+            dup.push(&m.name);
+        }
+        names.push(&m.name);
         if m.kind != MatchType::Equal || m.name == "__name__" {
             continue;
-        }
-        if seen.iter().any(|(n, _)| *n == m.name) {
-            dup.push(&m.name);
         }
         seen.push((&m.name, &m.value));
     }
@@ -33,11 +34,19 @@ pub(crate) fn absent_labels(e: &Expr) -> Labels {
 
 /// Go's `math.Max`/`math.Min`: NaN wins.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
@@ -148,7 +157,11 @@ impl Evaluator<'_> {
         }
         let n = self.n_steps();
         match name {
-            "time" => return Ok(Val::Scalar((0..n).map(|i| self.ts(i) as f64 / 1000.0).collect())),
+            "time" => {
+                return Ok(Val::Scalar(
+                    (0..n).map(|i| self.ts(i) as f64 / 1000.0).collect(),
+                ));
+            }
             "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
             "step" => return Ok(Val::Scalar(vec![self.query_step as f64 / 1000.0; n])),
             "range" => {
@@ -157,19 +170,35 @@ impl Evaluator<'_> {
             }
             "start" => return Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
             "end" => return Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
+            "min_of" | "max_of" => {
+                let a = self.eval_scalar(&c.args[0])?;
+                let b = self.eval_scalar(&c.args[1])?;
+                let max = name == "max_of";
+                return Ok(Val::Scalar(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(x, y)| if max { go_max(*x, *y) } else { go_min(*x, *y) })
+                        .collect(),
+                ));
+            }
             "vector" => {
                 let s = self.eval_scalar(&c.args[0])?;
                 return Ok(Val::Vector(
-                    s.into_iter().map(|v| vec![Sample::float(Labels::empty(), v)]).collect(),
+                    s.into_iter()
+                        .map(|v| vec![Sample::float(Labels::empty(), v)])
+                        .collect(),
                 ));
             }
             "scalar" => {
                 let v = self.eval_vector(&c.args[0])?;
                 return Ok(Val::Scalar(
                     v.iter()
-                        .map(|vec| match vec.as_slice() {
-                            [s] if s.h.is_none() => s.f,
-                            _ => f64::NAN,
+                        .map(|vec| {
+                            let mut floats = vec.iter().filter(|s| s.h.is_none());
+                            match (floats.next(), floats.next()) {
+                                (Some(s), None) => s.f,
+                                _ => f64::NAN,
+                            }
                         })
                         .collect(),
                 ));
@@ -194,7 +223,9 @@ impl Evaluator<'_> {
             | "minute" | "days_in_month" => return self.time_call(c),
             "label_replace" => return self.label_replace(c),
             "label_join" => return self.label_join(c),
-            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => return self.sort_call(c),
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
+                return self.sort_call(c);
+            }
             "info" => return self.info_call(c),
             _ => {}
         }
@@ -257,7 +288,9 @@ impl Evaluator<'_> {
                 .enumerate()
                 .map(|(i, vec)| {
                     let t = self.ts(i) as f64 / 1000.0;
-                    vec.into_iter().map(|s| Sample { f: t, h: None, ..s }).collect()
+                    vec.into_iter()
+                        .map(|s| Sample { f: t, h: None, ..s })
+                        .collect()
                 })
                 .collect()
         };
@@ -297,7 +330,11 @@ impl Evaluator<'_> {
                     vec.into_iter()
                         .filter(|s| s.h.is_none())
                         .map(|mut s| {
-                            s.f = if s.f.is_finite() { time_fn(name, s.f) } else { f64::NAN };
+                            s.f = if s.f.is_finite() {
+                                time_fn(name, s.f)
+                            } else {
+                                f64::NAN
+                            };
                             s.drop_name = true;
                             s
                         })
@@ -370,7 +407,8 @@ impl Evaluator<'_> {
         for vec in steps {
             let mut res = Vec::with_capacity(vec.len());
             for mut s in vec {
-                let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get(n).unwrap_or("")).collect();
+                let joined: Vec<&str> =
+                    srcs.iter().map(|n| s.metric.get(n).unwrap_or("")).collect();
                 let v = joined.join(&sep);
                 let mut b = s.metric.builder();
                 b.set(&dst, &v);
@@ -405,14 +443,12 @@ impl Evaluator<'_> {
                 "sort" | "sort_desc" => {
                     vec.retain(|s| s.h.is_none());
                     let desc = name == "sort_desc";
-                    vec.sort_by(|a, b| {
-                        match (a.f.is_nan(), b.f.is_nan()) {
-                            (true, true) => std::cmp::Ordering::Equal,
-                            (true, false) => std::cmp::Ordering::Greater,
-                            (false, true) => std::cmp::Ordering::Less,
-                            _ if desc => b.f.partial_cmp(&a.f).unwrap_or(std::cmp::Ordering::Equal),
-                            _ => a.f.partial_cmp(&b.f).unwrap_or(std::cmp::Ordering::Equal),
-                        }
+                    vec.sort_by(|a, b| match (a.f.is_nan(), b.f.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if desc => b.f.partial_cmp(&a.f).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => a.f.partial_cmp(&b.f).unwrap_or(std::cmp::Ordering::Equal),
                     });
                 }
                 _ => {
@@ -420,7 +456,10 @@ impl Evaluator<'_> {
                     vec.sort_by(|a, b| {
                         let mut ord = std::cmp::Ordering::Equal;
                         for l in &labels {
-                            ord = natural_cmp(a.metric.get(l).unwrap_or(""), b.metric.get(l).unwrap_or(""));
+                            ord = natural_cmp(
+                                a.metric.get(l).unwrap_or(""),
+                                b.metric.get(l).unwrap_or(""),
+                            );
                             if ord != std::cmp::Ordering::Equal {
                                 break;
                             }

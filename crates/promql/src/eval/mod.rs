@@ -6,6 +6,7 @@ mod aggr;
 mod binop;
 mod funcs;
 mod hist;
+mod info;
 mod rangefns;
 mod select;
 
@@ -137,7 +138,7 @@ impl<'a> Evaluator<'a> {
     /// Checks the timeout and cancellation.
     pub fn tick(&mut self) -> Result<()> {
         self.ticks += 1;
-        if self.ticks % CHECK_EVERY == 0 {
+        if self.ticks.is_multiple_of(CHECK_EVERY) {
             if self.cancel.is_canceled() {
                 return Err(Error::Canceled);
             }
@@ -238,7 +239,11 @@ impl<'a> Evaluator<'a> {
             },
             Val::Scalar(s) => Value::Matrix(vec![RangeSeries {
                 labels: Labels::empty(),
-                floats: s.iter().enumerate().map(|(i, v)| (self.ts(i), *v)).collect(),
+                floats: s
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (self.ts(i), *v))
+                    .collect(),
                 histograms: Vec::new(),
             }]),
             Val::Str(s) => Value::String {
@@ -258,7 +263,7 @@ impl<'a> Evaluator<'a> {
                         .collect(),
                 )
             }
-            Val::Vector(steps) => Value::Matrix(self.to_matrix(steps)?),
+            Val::Vector(steps) => Value::Matrix(self.steps_to_matrix(steps)?),
             Val::Matrix(series) => Value::Matrix(
                 series
                     .into_iter()
@@ -269,7 +274,11 @@ impl<'a> Evaluator<'a> {
                             s.metric
                         },
                         floats: s.floats,
-                        histograms: s.hists.into_iter().map(|(t, h)| (t, (*h).clone())).collect(),
+                        histograms: s
+                            .hists
+                            .into_iter()
+                            .map(|(t, h)| (t, (*h).clone()))
+                            .collect(),
                     })
                     .collect(),
             ),
@@ -282,7 +291,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Turns per-step vectors into series sorted by labels.
-    fn to_matrix(&mut self, steps: Vec<Vector>) -> Result<Vec<RangeSeries>> {
+    fn steps_to_matrix(&mut self, steps: Vec<Vector>) -> Result<Vec<RangeSeries>> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<RangeSeries> = Vec::new();
         for (i, vec) in steps.into_iter().enumerate() {

@@ -9,7 +9,7 @@ use beacon_model::FloatHistogram;
 use super::aggr::{kahan_inc, quantile};
 use super::select::{RangeArg, for_each_window};
 use super::{Evaluator, Sample, Val, Vector};
-use crate::ast::{Call, Expr};
+use crate::ast::Call;
 use crate::error::{Error, Result};
 use crate::printer::format_float;
 
@@ -35,13 +35,21 @@ pub(crate) fn mean(vals: impl Iterator<Item = f64>) -> f64 {
                 continue;
             }
             incremental = true;
-            m = if count > 1.0 { sum / (count - 1.0) } else { 0.0 };
+            m = if count > 1.0 {
+                sum / (count - 1.0)
+            } else {
+                0.0
+            };
             c = if count > 1.0 { c / (count - 1.0) } else { 0.0 };
         }
         let q = (count - 1.0) / count;
         (m, c) = kahan_inc(f / count, q * m, q * c);
     }
-    if incremental { m + c } else { sum / count + c / count }
+    if incremental {
+        m + c
+    } else {
+        sum / count + c / count
+    }
 }
 
 /// Slope and intercept of the least-squares line through `samples`, with
@@ -90,13 +98,17 @@ impl Evaluator<'_> {
                 scalars.push(self.eval_scalar(a)?);
             }
         }
-        let arg = self.eval_range_arg(&c.args[idx])?;
+        let mut arg = self.eval_range_arg(&c.args[idx])?;
+        arg.func = name;
         self.check_range_modifiers(name, &arg)?;
         if name == "quantile_over_time" {
             for q in &scalars[0] {
                 if !(0.0..=1.0).contains(q) || q.is_nan() {
                     self.warn(
-                        format!("quantile value should be between 0 and 1, got {}", format_float(*q)),
+                        format!(
+                            "quantile value should be between 0 and 1, got {}",
+                            format_float(*q)
+                        ),
                         c.args[0].pos(),
                     );
                 }
@@ -125,9 +137,10 @@ impl Evaluator<'_> {
                     hists,
                     range_end: ts,
                     range: arg.range,
-                    step_ts: arg.at.unwrap_or(self.ts(i)),
+                    step_ts: self.ts(i),
                     scalars: scalars.iter().map(|v| v[i]).collect(),
                     metric_name: &metric_name,
+                    extended: arg.anchored || arg.smoothed,
                 };
                 let r = range_fn(&ctx, &mut annotations)?;
                 let (f, h) = match r {
@@ -172,7 +185,12 @@ impl Evaluator<'_> {
     }
 
     /// Prometheus's hint that `rate`/`increase` input may not be a counter.
-    fn counter_name_info(&mut self, arg: &RangeArg, series: &[super::SeriesData], pos: crate::ast::PosRange) {
+    fn counter_name_info(
+        &mut self,
+        arg: &RangeArg,
+        series: &[super::SeriesData],
+        pos: crate::ast::PosRange,
+    ) {
         if !arg.is_selector {
             return;
         }
@@ -251,6 +269,9 @@ pub(crate) struct Ctx<'a> {
     pub step_ts: i64,
     pub scalars: Vec<f64>,
     pub metric_name: &'a str,
+    /// The window came from an `anchored`/`smoothed` selector and already
+    /// has samples on both boundaries.
+    pub extended: bool,
 }
 
 fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
@@ -262,6 +283,9 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
         return Ok(Out::None);
     }
     match name {
+        "rate" | "increase" | "delta" if c.extended => {
+            return Ok(extended_rate(c, name != "delta", name == "rate"));
+        }
         "rate" | "increase" | "delta" => {
             return Ok(extrapolated_rate(c, name != "delta", name == "rate", annos));
         }
@@ -277,7 +301,11 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
                 _ => false,
             };
             if name == "ts_of_last_over_time" {
-                let t = if use_h { lh.map(|h| h.0) } else { lf.map(|f| f.0) };
+                let t = if use_h {
+                    lh.map(|h| h.0)
+                } else {
+                    lf.map(|f| f.0)
+                };
                 return Ok(t.map_or(Out::None, |t| Out::F(t as f64 / 1000.0)));
             }
             return Ok(if use_h {
@@ -295,7 +323,11 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
                 _ => false,
             };
             if name == "ts_of_first_over_time" {
-                let t = if use_h { fh.map(|h| h.0) } else { ff.map(|f| f.0) };
+                let t = if use_h {
+                    fh.map(|h| h.0)
+                } else {
+                    ff.map(|f| f.0)
+                };
                 return Ok(t.map_or(Out::None, |t| Out::F(t as f64 / 1000.0)));
             }
             return Ok(if use_h {
@@ -336,7 +368,11 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
         "min_over_time" | "max_over_time" => {
             let mut m = fl[0].1;
             for v in vals() {
-                let better = if name == "max_over_time" { v > m } else { v < m };
+                let better = if name == "max_over_time" {
+                    v > m
+                } else {
+                    v < m
+                };
                 if better || m.is_nan() {
                     m = v;
                 }
@@ -346,7 +382,11 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
         "ts_of_min_over_time" | "ts_of_max_over_time" => {
             let (mut t, mut m) = fl[0];
             for &(pt, v) in fl {
-                let better = if name == "ts_of_max_over_time" { v >= m } else { v <= m };
+                let better = if name == "ts_of_max_over_time" {
+                    v >= m
+                } else {
+                    v <= m
+                };
                 if better || m.is_nan() {
                     m = v;
                     t = pt;
@@ -364,12 +404,17 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
                 (aux, caux) = kahan_inc(delta * (v - (m + cm)), aux, caux);
             }
             let var = (aux + caux) / count;
-            if name == "stddev_over_time" { var.sqrt() } else { var }
+            if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            }
         }
         "quantile_over_time" => {
             let mut v: Vec<f64> = vals().collect();
             quantile(c.scalars[0], &mut v)
         }
+        "mad_over_time" if vals().any(f64::is_nan) => f64::NAN,
         "mad_over_time" => {
             let mut v: Vec<f64> = vals().collect();
             let med = quantile(0.5, &mut v);
@@ -504,12 +549,37 @@ fn extrapolated_rate(c: &Ctx<'_>, counter: bool, rate: bool, annos: &mut Vec<Ann
     }
 }
 
+/// `rate`, `increase` and `delta` over an extended window: the change
+/// between the boundary samples, corrected for counter resets, without
+/// extrapolation.
+fn extended_rate(c: &Ctx<'_>, counter: bool, rate: bool) -> Out {
+    let fl = c.floats;
+    if fl.len() < 2 {
+        return Out::None;
+    }
+    let mut result = fl[fl.len() - 1].1 - fl[0].1;
+    if counter {
+        for w in fl.windows(2) {
+            if w[1].1 < w[0].1 {
+                result += w[0].1;
+            }
+        }
+    }
+    if rate {
+        result /= c.range as f64 / 1000.0;
+    }
+    Out::F(result)
+}
+
+/// A sample of either kind: time, float value, histogram value.
+type LastSample<'a> = (i64, Option<f64>, Option<&'a Arc<FloatHistogram>>);
+
 /// `irate` and `idelta`: from the last two samples.
 fn instant_value(c: &Ctx<'_>, rate: bool, annos: &mut Vec<Annotation>) -> Out {
     let fl = c.floats;
     let hs = c.hists;
     // The last two samples of either kind, in time order.
-    let mut last: Vec<(i64, Option<f64>, Option<&Arc<FloatHistogram>>)> = Vec::with_capacity(4);
+    let mut last: Vec<LastSample<'_>> = Vec::with_capacity(4);
     for p in fl.iter().rev().take(2) {
         last.push((p.0, Some(p.1), None));
     }
@@ -542,10 +612,4 @@ fn instant_value(c: &Ctx<'_>, rate: bool, annos: &mut Vec<Annotation>) -> Out {
             Out::None
         }
     }
-}
-
-/// Whether an expression is a range-vector argument.
-pub(crate) fn is_range_arg(e: &Expr) -> bool {
-    matches!(e, Expr::Matrix(_) | Expr::Subquery(_))
-        || matches!(e, Expr::Paren { expr, .. } if is_range_arg(expr))
 }

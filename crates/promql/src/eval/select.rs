@@ -9,7 +9,7 @@ use beacon_model::{Labels, is_stale_nan};
 use beacon_storage::ValueType as StoredType;
 
 use super::{Evaluator, Sample, SeriesData, Val, Vector};
-use crate::ast::{AtModifier, DurationExpr, Expr, MatrixSelector, PosRange, SubqueryExpr, VectorSelector};
+use crate::ast::{AtModifier, DurationExpr, Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use crate::error::{Error, Result};
 
 /// A range-vector argument: raw series plus how to cut per-step windows.
@@ -18,11 +18,12 @@ pub(crate) struct RangeArg {
     pub range: i64,
     pub offset: i64,
     pub at: Option<i64>,
-    pub pos: PosRange,
     pub anchored: bool,
     pub smoothed: bool,
-    /// The metric name of the selector, when known (for annotations).
+    /// Whether the argument is a plain range selector (for annotations).
     pub is_selector: bool,
+    /// The function consuming the argument.
+    pub func: &'static str,
 }
 
 impl Evaluator<'_> {
@@ -110,12 +111,17 @@ impl Evaluator<'_> {
 
     /// An instant selector per step; with `want_ts` each value is the
     /// sample's timestamp in seconds (for `timestamp()`).
-    pub(crate) fn select_instant(&mut self, vs: &VectorSelector, want_ts: bool) -> Result<Vec<Vector>> {
+    pub(crate) fn select_instant(
+        &mut self,
+        vs: &VectorSelector,
+        want_ts: bool,
+    ) -> Result<Vec<Vector>> {
         let offset = self.dur_ms(&vs.offset);
         let at = self.at_ms(vs.at);
         let lookback = self.opts.lookback_delta_ms;
         let (first, last) = self.ref_bounds(at, offset);
-        let series = self.load(vs, first - lookback + 1, last, true)?;
+        let ahead = if vs.smoothed { lookback } else { 0 };
+        let series = self.load(vs, first - lookback + 1, last + ahead, true)?;
         let n = self.n_steps();
         let mut out: Vec<Vector> = (0..n).map(|_| Vec::new()).collect();
         for s in series {
@@ -128,12 +134,20 @@ impl Evaluator<'_> {
                 while hi < s.hists.len() && s.hists[hi].0 <= r {
                     hi += 1;
                 }
-                let f = (fi > 0).then(|| s.floats[fi - 1]).filter(|p| p.0 > r - lookback);
-                let h = (hi > 0).then(|| &s.hists[hi - 1]).filter(|p| p.0 > r - lookback);
-                let sample = match (f, h) {
-                    (Some(f), Some(h)) if h.0 > f.0 => {
-                        hist_sample(&s.metric, h.0, &h.1, want_ts)
+                let f = (fi > 0)
+                    .then(|| s.floats[fi - 1])
+                    .filter(|p| p.0 > r - lookback);
+                let h = (hi > 0)
+                    .then(|| &s.hists[hi - 1])
+                    .filter(|p| p.0 > r - lookback);
+                if vs.smoothed && !want_ts {
+                    if let Some(v) = smoothed_value(&s.floats, fi, r, lookback) {
+                        slot.push(Sample::float(s.metric.clone(), v));
                     }
+                    continue;
+                }
+                let sample = match (f, h) {
+                    (Some(f), Some(h)) if h.0 > f.0 => hist_sample(&s.metric, h.0, &h.1, want_ts),
                     (Some(f), _) => {
                         if is_stale_nan(f.1) {
                             continue;
@@ -167,7 +181,9 @@ impl Evaluator<'_> {
     fn load_matrix(&mut self, ms: &MatrixSelector) -> Result<RangeArg> {
         let offset = self.dur_ms(&ms.vs.offset);
         let at = self.at_ms(ms.vs.at);
-        let range = ms.range.eval_ms(self.query_step, self.query_end - self.query_start);
+        let range = ms
+            .range
+            .eval_ms(self.query_step, self.query_end - self.query_start);
         let (first, last) = self.ref_bounds(at, offset);
         // Anchored and smoothed windows also look at the sample before the
         // window (and smoothed at the one after it).
@@ -176,17 +192,21 @@ impl Evaluator<'_> {
         } else {
             0
         };
-        let after = if ms.smoothed { self.opts.lookback_delta_ms } else { 0 };
+        let after = if ms.smoothed {
+            self.opts.lookback_delta_ms
+        } else {
+            0
+        };
         let series = self.load(&ms.vs, first - range + 1 - extra, last + after, false)?;
         Ok(RangeArg {
             series,
             range,
             offset,
             at,
-            pos: ms.pos,
             anchored: ms.anchored,
             smoothed: ms.smoothed,
             is_selector: true,
+            func: "",
         })
     }
 
@@ -199,7 +219,9 @@ impl Evaluator<'_> {
         let step = sq
             .step
             .as_ref()
-            .map_or(self.opts.default_subquery_step_ms, |s| s.eval_ms(self.query_step, qr));
+            .map_or(self.opts.default_subquery_step_ms, |s| {
+                s.eval_ms(self.query_step, qr)
+            });
         if step <= 0 {
             return Err(Error::Eval(format!(
                 "subquery step must be positive, got {}",
@@ -237,10 +259,10 @@ impl Evaluator<'_> {
             range,
             offset,
             at,
-            pos: sq.pos,
             anchored: false,
             smoothed: false,
             is_selector: false,
+            func: "",
         })
     }
 
@@ -251,9 +273,102 @@ impl Evaluator<'_> {
     }
 
     /// A subquery's series cut to the window at time `t`.
-    pub(crate) fn window_all(&mut self, series: &RangeArg, _sq: &SubqueryExpr, t: i64) -> Vec<SeriesData> {
+    pub(crate) fn window_all(
+        &mut self,
+        series: &RangeArg,
+        _sq: &SubqueryExpr,
+        t: i64,
+    ) -> Vec<SeriesData> {
         window_series(series, t)
     }
+}
+
+/// The value of a `smoothed` instant selector at `r`: linear
+/// interpolation between the samples around `r` (the newest one when
+/// nothing follows). `fi` counts the samples at or before `r`.
+fn smoothed_value(floats: &[(i64, f64)], fi: usize, r: i64, lookback: i64) -> Option<f64> {
+    let before = (fi > 0)
+        .then(|| floats[fi - 1])
+        .filter(|p| p.0 > r - lookback && !is_stale_nan(p.1))?;
+    if before.0 == r {
+        return Some(before.1);
+    }
+    match floats
+        .get(fi)
+        .filter(|p| p.0 <= r + lookback && !is_stale_nan(p.1))
+    {
+        Some(after) => Some(
+            before.1 + (after.1 - before.1) * (r - before.0) as f64 / (after.0 - before.0) as f64,
+        ),
+        None => Some(before.1),
+    }
+}
+
+/// Linear interpolation at `t`; with `counter` a drop is a reset, so the
+/// line runs from 0 up to the later value.
+fn interpolate(p1: (i64, f64), p2: (i64, f64), t: i64, counter: bool) -> f64 {
+    let (mut y1, y2) = (p1.1, p2.1);
+    if counter && y2 < y1 {
+        y1 = 0.0;
+    }
+    y1 + (y2 - y1) * (t - p1.0) as f64 / (p2.0 - p1.0) as f64
+}
+
+/// Cuts an `anchored`/`smoothed` window `[mint, maxt]` out of `floats`
+/// (which reach one lookback beyond it), with synthetic samples exactly on
+/// both boundaries: the nearest earlier sample's value (anchored) or an
+/// interpolation (smoothed).
+pub(crate) fn extend_floats(
+    floats: &[(i64, f64)],
+    mint: i64,
+    maxt: i64,
+    smoothed: bool,
+    counter: bool,
+    out: &mut Vec<(i64, f64)>,
+) {
+    out.clear();
+    if floats.is_empty() {
+        return;
+    }
+    let n = floats.len() - 1;
+    let mut first = floats[..n]
+        .partition_point(|p| p.0 <= mint)
+        .saturating_sub(1);
+    let mut last = n;
+    if smoothed {
+        last = floats[..n].partition_point(|p| p.0 < maxt);
+        // No data at or before the window's end: nothing to smooth.
+        if floats[first].0 > maxt {
+            return;
+        }
+    } else if floats[last].0 > maxt {
+        last = floats.partition_point(|p| p.0 <= maxt).saturating_sub(1);
+    }
+    if floats[last].0 <= mint {
+        return;
+    }
+    let left = if smoothed && floats[first].0 < mint {
+        interpolate(floats[first], floats[first + 1], mint, counter)
+    } else {
+        floats[first].1
+    };
+    let right = if smoothed && last > 0 && floats[last].0 > maxt {
+        interpolate(floats[last - 1], floats[last], maxt, counter)
+    } else {
+        floats[last].1
+    };
+    if floats[first].0 <= mint {
+        first += 1;
+    }
+    let mut end = last + 1;
+    if floats[last].0 >= maxt {
+        end = last;
+    }
+    out.push((mint, left));
+    if end > first {
+        out.extend_from_slice(&floats[first..end]);
+    }
+    out.push((maxt, right));
 }
 
 fn hist_sample(
@@ -284,9 +399,18 @@ fn window_series(arg: &RangeArg, t: i64) -> Vec<SeriesData> {
     arg.series
         .iter()
         .filter_map(|s| {
-            let floats: Vec<(i64, f64)> =
-                s.floats.iter().filter(|p| p.0 > lo && p.0 <= r).copied().collect();
-            let hists: Vec<_> = s.hists.iter().filter(|p| p.0 > lo && p.0 <= r).cloned().collect();
+            let floats: Vec<(i64, f64)> = s
+                .floats
+                .iter()
+                .filter(|p| p.0 > lo && p.0 <= r)
+                .copied()
+                .collect();
+            let hists: Vec<_> = s
+                .hists
+                .iter()
+                .filter(|p| p.0 > lo && p.0 <= r)
+                .cloned()
+                .collect();
             (!floats.is_empty() || !hists.is_empty()).then(|| SeriesData {
                 metric: s.metric.clone(),
                 floats,
@@ -333,6 +457,21 @@ pub(crate) fn for_each_window<F>(
 where
     F: FnMut(usize, &[(i64, f64)], &[(i64, Arc<beacon_model::FloatHistogram>)]) -> Result<()>,
 {
+    if arg.anchored || arg.smoothed {
+        let lookback = ev.opts.lookback_delta_ms;
+        let counter = matches!(arg.func, "rate" | "increase");
+        let mut buf = Vec::new();
+        for i in 0..ev.n_steps() {
+            let r = arg.at.unwrap_or(ev.ts(i)) - arg.offset;
+            let lo = r - arg.range;
+            let ahead = if arg.smoothed { lookback } else { 0 };
+            let a = s.floats.partition_point(|p| p.0 <= lo - lookback);
+            let b = s.floats.partition_point(|p| p.0 <= r + ahead);
+            extend_floats(&s.floats[a..b], lo, r, arg.smoothed, counter, &mut buf);
+            f(i, &buf, &[])?;
+        }
+        return Ok(());
+    }
     let (mut flo, mut fhi, mut hlo, mut hhi) = (0usize, 0usize, 0usize, 0usize);
     for i in 0..ev.n_steps() {
         let r = arg.at.unwrap_or(ev.ts(i)) - arg.offset;

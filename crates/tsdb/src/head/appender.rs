@@ -163,7 +163,11 @@ impl Head {
             for group in samples.chunks(SAMPLES_PER_RECORD_MAX) {
                 let refs: Vec<RefSample> = group
                     .iter()
-                    .map(|(s, t, v)| RefSample { id: s.id, t: *t, v: *v })
+                    .map(|(s, t, v)| RefSample {
+                        id: s.id,
+                        t: *t,
+                        v: *v,
+                    })
                     .collect();
                 let mut buf = Vec::with_capacity(refs.len() * 12 + 8);
                 record::encode_samples(&mut buf, &refs);
@@ -183,7 +187,13 @@ impl Head {
 }
 
 impl Appender for HeadAppender<'_> {
-    fn append(&mut self, r: SeriesRef, labels: &Labels, t: i64, v: f64) -> beacon_storage::Result<SeriesRef> {
+    fn append(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> beacon_storage::Result<SeriesRef> {
         Ok(self.add(r, labels, t, v)?)
     }
 

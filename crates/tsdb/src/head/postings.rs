@@ -74,13 +74,6 @@ impl MemPostings {
         }
     }
 
-    /// Label names in use, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.by_name.keys().map(|k| k.to_string()).collect();
-        v.sort();
-        v
-    }
-
     /// Heap bytes held (an estimate).
     pub fn heap_bytes(&self) -> usize {
         let mut n = self.all.capacity() * 4;

@@ -1,0 +1,310 @@
+//! The running server's shared state: configuration, the database
+//! handle, reload and quit, and everything the HTTP API asks of the
+//! server (the [`Backend`] implementation) including self-metrics.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use beacon_exposition::family::MetricFamily;
+use beacon_model::{Labels, Matcher, MetricType};
+use beacon_storage::{Querier, Queryable};
+use beacon_tsdb::Db;
+use beacon_web::backend::{BuildInfo, HeadStats};
+use beacon_web::Backend;
+use parking_lot::RwLock;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::config::{ConfigSource, LoadedConfig};
+use crate::flags::Flags;
+
+/// The database once it is open. Queries before that (which the
+/// readiness gate keeps out) get an error rather than a wait.
+#[derive(Default)]
+pub struct DbHandle(RwLock<Option<Arc<Db>>>);
+
+impl DbHandle {
+    pub fn set(&self, db: Db) {
+        *self.0.write() = Some(Arc::new(db));
+    }
+
+    pub fn get(&self) -> Option<Arc<Db>> {
+        self.0.read().clone()
+    }
+
+    /// Takes the database out for closing.
+    pub fn take(&self) -> Option<Arc<Db>> {
+        self.0.write().take()
+    }
+}
+
+impl Queryable for DbHandle {
+    fn querier(&self, mint: i64, maxt: i64) -> beacon_storage::Result<Box<dyn Querier>> {
+        match self.get() {
+            Some(db) => db.querier(mint, maxt),
+            None => Err(beacon_storage::Error::Other("the TSDB is not open yet".into())),
+        }
+    }
+}
+
+/// Server-wide state.
+pub struct App {
+    pub flags: Flags,
+    pub config_source: ConfigSource,
+    pub config: RwLock<LoadedConfig>,
+    pub db: Arc<DbHandle>,
+    pub ready: Arc<AtomicBool>,
+    /// Woken by `/-/quit`.
+    pub quit: Notify,
+    pub start_time_s: f64,
+    reload_ok: AtomicBool,
+    reload_time_bits: AtomicU64,
+}
+
+fn now_s() -> f64 {
+    beacon_model::Timestamp::now().as_secs_f64()
+}
+
+impl App {
+    pub fn new(flags: Flags, config_source: ConfigSource, config: LoadedConfig) -> App {
+        let now = now_s();
+        App {
+            flags,
+            config_source,
+            config: RwLock::new(config),
+            db: Arc::new(DbHandle::default()),
+            ready: Arc::new(AtomicBool::new(false)),
+            quit: Notify::new(),
+            start_time_s: now,
+            reload_ok: AtomicBool::new(true),
+            reload_time_bits: AtomicU64::new(now.to_bits()),
+        }
+    }
+
+    /// Reloads the configuration file. A bad file leaves the running
+    /// configuration in place and marks the reload failed.
+    pub fn reload_config(&self) -> anyhow::Result<()> {
+        match self.config_source.load() {
+            Ok(c) => {
+                *self.config.write() = c;
+                self.reload_ok.store(true, Ordering::Relaxed);
+                self.reload_time_bits
+                    .store(now_s().to_bits(), Ordering::Relaxed);
+                tracing::info!(
+                    msg = "Completed loading of configuration file",
+                    filename = %self.config_source.path.display()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.reload_ok.store(false, Ordering::Relaxed);
+                tracing::error!(
+                    msg = "Error reloading config",
+                    filename = %self.config_source.path.display(),
+                    err = format!("{e:#}")
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn retention(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = &self.flags.retention_time {
+            parts.push(t.clone());
+        }
+        if let Some(s) = &self.flags.retention_size {
+            parts.push(s.clone());
+        }
+        if parts.is_empty() {
+            "15d".to_owned()
+        } else {
+            parts.join(" or ")
+        }
+    }
+
+    fn db(&self) -> Result<Arc<Db>, String> {
+        self.db.get().ok_or_else(|| "the TSDB is not open yet".to_owned())
+    }
+}
+
+fn family(out: &mut Vec<MetricFamily>, name: &str, help: &str, t: MetricType, v: f64) {
+    let mut f = MetricFamily::new(name, help, t);
+    f.push_value(Labels::empty(), v);
+    out.push(f);
+}
+
+/// A random-enough suffix for snapshot names, as Prometheus adds one.
+fn snapshot_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{:016x}", h.finish())
+}
+
+impl Backend for App {
+    fn config_yaml(&self) -> String {
+        self.config.read().yaml.clone()
+    }
+
+    fn flags(&self) -> Vec<(String, String)> {
+        self.flags.as_pairs()
+    }
+
+    fn runtime_info(&self) -> serde_json::Value {
+        let ts = |s: f64| {
+            jiff::Timestamp::from_millisecond((s * 1000.0) as i64).map_or_else(|_| String::new(), |t| t.to_string())
+        };
+        let cwd = std::env::current_dir().map_or_else(|_| String::new(), |p| p.display().to_string());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        json!({
+            "startTime": ts(self.start_time_s),
+            "CWD": cwd,
+            "reloadConfigSuccess": self.reload_ok.load(Ordering::Relaxed),
+            "lastConfigTime": ts(f64::from_bits(self.reload_time_bits.load(Ordering::Relaxed))),
+            "corruptionCount": self.db.get().map_or(0, |d| d.stats().wal_corruptions_total),
+            "goroutineCount": 0,
+            "GOMAXPROCS": threads,
+            "GOMEMLIMIT": i64::MAX,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": self.retention(),
+        })
+    }
+
+    fn build_info(&self) -> BuildInfo {
+        BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            revision: String::new(),
+            branch: String::new(),
+            build_user: String::new(),
+            build_date: String::new(),
+            go_version: String::new(),
+        }
+    }
+
+    fn head_stats(&self) -> Option<HeadStats> {
+        let s = self.db.get()?.stats();
+        Some(HeadStats {
+            num_series: s.head_series,
+            num_label_pairs: 0,
+            chunk_count: s.block_chunks,
+            min_time_ms: s.head_min_time.unwrap_or(i64::MAX),
+            max_time_ms: s.head_max_time.unwrap_or(i64::MIN),
+        })
+    }
+
+    fn reload(&self) -> Result<(), String> {
+        self.reload_config().map_err(|e| format!("{e:#}"))
+    }
+
+    fn quit(&self) {
+        self.quit.notify_one();
+    }
+
+    fn delete_series(&self, sets: &[Vec<Matcher>], start_ms: i64, end_ms: i64) -> Result<(), String> {
+        let db = self.db()?;
+        for set in sets {
+            db.delete(start_ms, end_ms, set).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn clean_tombstones(&self) -> Result<(), String> {
+        self.db()?.clean_tombstones().map_err(|e| e.to_string())
+    }
+
+    fn snapshot(&self, skip_head: bool) -> Result<String, String> {
+        let db = self.db()?;
+        let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let name = format!("{now}-{}", snapshot_suffix());
+        let dir: PathBuf = self.flags.tsdb_path.join("snapshots").join(&name);
+        db.snapshot(&dir, !skip_head).map_err(|e| e.to_string())?;
+        Ok(name)
+    }
+
+    fn collect_metrics(&self, out: &mut Vec<MetricFamily>) {
+        let mut b = MetricFamily::new(
+            "prometheus_build_info",
+            "A metric with a constant '1' value labeled by version, revision, branch, and goversion from which prometheus was built.",
+            MetricType::Gauge,
+        );
+        b.push_value(
+            Labels::from_pairs([
+                ("branch", ""),
+                ("goversion", ""),
+                ("revision", ""),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ]),
+            1.0,
+        );
+        out.push(b);
+        family(
+            out,
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            MetricType::Gauge,
+            if self.reload_ok.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+        );
+        family(
+            out,
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            MetricType::Gauge,
+            f64::from_bits(self.reload_time_bits.load(Ordering::Relaxed)),
+        );
+        family(
+            out,
+            "prometheus_ready",
+            "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+            MetricType::Gauge,
+            if self.ready.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+        );
+        crate::process::collect(out, self.start_time_s);
+        if let Some(db) = self.db.get() {
+            tsdb_metrics(out, &db.stats());
+        }
+    }
+}
+
+fn tsdb_metrics(out: &mut Vec<MetricFamily>, s: &beacon_tsdb::DbStats) {
+    use MetricType::{Counter, Gauge};
+    let mut appended = MetricFamily::new(
+        "prometheus_tsdb_head_samples_appended_total",
+        "Total number of appended samples.",
+        Counter,
+    );
+    appended.push_value(Labels::from_pairs([("type", "float")]), s.head_samples_appended_total as f64);
+    out.push(appended);
+    let rows: [(&str, &str, MetricType, f64); 11] = [
+        ("prometheus_tsdb_head_series", "Total number of series in the head block.", Gauge, s.head_series as f64),
+        ("prometheus_tsdb_head_series_created_total", "Total number of series created in the head", Counter, s.head_series_created_total as f64),
+        ("prometheus_tsdb_head_series_removed_total", "Total number of series removed in the head", Counter, s.head_series_removed_total as f64),
+        ("prometheus_tsdb_head_min_time", "Minimum time bound of the head block.", Gauge, s.head_min_time.unwrap_or(i64::MAX) as f64),
+        ("prometheus_tsdb_head_max_time", "Maximum timestamp of the head block.", Gauge, s.head_max_time.unwrap_or(i64::MIN) as f64),
+        ("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks", Gauge, s.blocks as f64),
+        ("prometheus_tsdb_storage_blocks_bytes", "The number of bytes that are currently used for local storage by all blocks.", Gauge, s.blocks_bytes as f64),
+        ("prometheus_tsdb_wal_corruptions_total", "Total number of WAL corruptions.", Counter, s.wal_corruptions_total as f64),
+        ("prometheus_tsdb_checkpoint_creations_total", "Total number of checkpoint creations attempted.", Counter, s.checkpoints_total as f64),
+        ("prometheus_tsdb_compactions_total", "Total number of compactions that were executed for the partition.", Counter, s.compactions_total as f64),
+        ("prometheus_tsdb_time_retentions_total", "The number of times that blocks were deleted because the maximum time limit was exceeded.", Counter, s.retention_deletions_total as f64),
+    ];
+    for (name, help, t, v) in rows {
+        family(out, name, help, t, v);
+    }
+    family(
+        out,
+        "beacon_tsdb_head_samples_rejected_total",
+        "Samples the head refused (out of order, out of bounds, duplicates).",
+        Counter,
+        s.head_samples_rejected_total as f64,
+    );
+    family(
+        out,
+        "beacon_tsdb_wal_replay_seconds",
+        "How long the last WAL replay took.",
+        Gauge,
+        s.wal_replay_seconds,
+    );
+}
