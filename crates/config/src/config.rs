@@ -9,7 +9,9 @@ use crate::global::GlobalConfig;
 use crate::remote::{RemoteReadConfig, RemoteWriteConfig};
 use crate::runtime::{OtlpConfig, RuntimeConfig, StorageConfig, TracingConfig};
 use crate::scrape::ScrapeConfig;
-use crate::yaml::{self, CONFIG_FILE_MAX_BYTES, Cx, Fields, Pos, Section};
+use crate::yaml::{
+    self, CONFIG_FILE_MAX_BYTES, Cx, Fields, Node, Out, Pos, Section, Value, pos, scalar_text,
+};
 use crate::{Error, Result, glob};
 
 /// The configuration the server runs with when given none: scrape itself
@@ -85,8 +87,8 @@ impl Section for Config {
         v.field("global", &mut self.global)?;
         v.field("runtime", &mut self.runtime)?;
         v.field("alerting", &mut self.alerting)?;
-        v.field("rule_files", &mut self.rule_files)?;
-        v.field("scrape_config_files", &mut self.scrape_config_files)?;
+        patterns::<false, V>(v, "rule_files", &mut self.rule_files)?;
+        patterns::<true, V>(v, "scrape_config_files", &mut self.scrape_config_files)?;
         v.field("scrape_configs", &mut self.scrape_configs)?;
         v.field("storage", &mut self.storage)?;
         v.field("tracing", &mut self.tracing)?;
@@ -95,16 +97,12 @@ impl Section for Config {
         v.field("otlp", &mut self.otlp)
     }
     fn validate(&mut self, cx: &Cx, at: Pos) -> Result<()> {
-        for (what, list) in [
-            ("rule file", &mut self.rule_files),
-            ("scrape config file", &mut self.scrape_config_files),
-        ] {
-            for p in list.iter_mut() {
-                if !valid_glob_path(p) {
-                    return Err(cx.err(at, format!("invalid {what} path {p:?}")));
-                }
-                *p = cx.join(p);
-            }
+        for p in self
+            .rule_files
+            .iter_mut()
+            .chain(self.scrape_config_files.iter_mut())
+        {
+            *p = cx.join(p);
         }
         let mut jobs: HashMap<&str, ()> = HashMap::new();
         for sc in &mut self.scrape_configs {
@@ -156,6 +154,41 @@ fn valid_glob_path(p: &str) -> bool {
         None => true,
         Some(i) => !p[i + 1..].contains(['*', '/']),
     }
+}
+
+/// A rule file (`SCRAPE` false) or scrape config file glob, checked where
+/// it is written.
+#[derive(Debug, Clone, Default)]
+struct FilePattern<const SCRAPE: bool>(String);
+
+impl<const SCRAPE: bool> Value for FilePattern<SCRAPE> {
+    fn decode(n: &Node, cx: &Cx) -> Result<Self> {
+        let p = scalar_text(n, cx)?;
+        if !valid_glob_path(&p) {
+            let what = if SCRAPE {
+                "scrape config file"
+            } else {
+                "rule file"
+            };
+            return Err(cx.err(pos(n), format!("invalid {what} path {p:?}")));
+        }
+        Ok(FilePattern(p))
+    }
+    fn encode(&self) -> Out {
+        Out::Str(self.0.clone())
+    }
+}
+
+/// Reads or writes a list of globs through [`FilePattern`].
+fn patterns<const SCRAPE: bool, V: Fields>(
+    v: &mut V,
+    name: &'static str,
+    list: &mut Vec<String>,
+) -> Result<()> {
+    let mut wrapped: Vec<FilePattern<SCRAPE>> = list.drain(..).map(FilePattern).collect();
+    v.field(name, &mut wrapped)?;
+    *list = wrapped.into_iter().map(|p| p.0).collect();
+    Ok(())
 }
 
 impl Config {

@@ -140,6 +140,11 @@ impl Regex {
         self.re.is_match(s)
     }
 
+    /// The compiled, anchored regex.
+    pub fn regex(&self) -> &regex::Regex {
+        &self.re
+    }
+
     fn is_default(&self) -> bool {
         self.pattern == DEFAULT_REGEX
     }
@@ -450,8 +455,8 @@ fn apply(c: &RelabelConfig, w: &mut Work<'_>, val: &mut String) -> bool {
         Action::KeepEqual => return w.get(&c.target_label) == val.as_str(),
         Action::DropEqual => return w.get(&c.target_label) != val.as_str(),
         Action::Replace => replace(c, w, val),
-        Action::Lowercase => w.set(&c.target_label, &go_case(val, char::to_lowercase)),
-        Action::Uppercase => w.set(&c.target_label, &go_case(val, char::to_uppercase)),
+        Action::Lowercase => w.set(&c.target_label, &go_lowercase(val)),
+        Action::Uppercase => w.set(&c.target_label, &go_uppercase(val)),
         Action::HashMod => {
             let hash = Md5::digest(val.as_bytes());
             let mut low = [0u8; 8];
@@ -505,9 +510,26 @@ fn replace(c: &RelabelConfig, w: &mut Work<'_>, val: &str) {
     w.set(&target, &res);
 }
 
-/// Maps every character separately, like Go's `strings.ToLower`/`ToUpper`.
-fn go_case<I: Iterator<Item = char>>(s: &str, f: impl Fn(char) -> I) -> String {
-    s.chars().flat_map(f).collect()
+/// Go's `strings.ToLower` maps each character by Unicode's one-to-one
+/// (simple) mapping. Rust gives the full mapping; where that is longer, its
+/// first character is the simple mapping (`İ` → `i`).
+fn go_lowercase(s: &str) -> String {
+    s.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect()
+}
+
+/// Go's `strings.ToUpper`: where Rust's full mapping is longer than one
+/// character (`ß` → `SS`) there is no simple mapping, so Go keeps the
+/// character.
+fn go_uppercase(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Expands `$1`, `${1}`, `$name`, `${name}` and `$$` in `template` exactly

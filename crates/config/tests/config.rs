@@ -59,8 +59,8 @@ const BAD: &[(&str, u32, u32, &str)] = &[
     ),
     (
         "bad_rule_path.yml",
-        1,
-        1,
+        2,
+        5,
         "invalid rule file path \"rules/*/x.yml\"",
     ),
     ("bad_tls_version.yml", 4, 20, "unknown TLS version: SSL3"),
@@ -763,24 +763,56 @@ fn external_labels_expand_environment_variables() {
 
 #[test]
 fn strings_that_look_like_other_types_survive_printing() {
-    let tricky = ["null", "~", "true", "yes", "1", "0x1F", "1e3", " lead", "a: b", "#x", "- x", "'q'", "\"dq\"", "multi\nline", "{x}", "[y]", "*alias", "&anchor", "!tag", "%x", "@x", "`x`"];
+    let tricky = [
+        "null",
+        "~",
+        "true",
+        "yes",
+        "1",
+        "0x1F",
+        "1e3",
+        " lead",
+        "a: b",
+        "#x",
+        "- x",
+        "'q'",
+        "\"dq\"",
+        "multi\nline",
+        "{x}",
+        "[y]",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "%x",
+        "@x",
+        "`x`",
+    ];
     let mut text = String::from("global:\n  external_labels:\n");
     for (i, v) in tricky.iter().enumerate() {
-        text.push_str(&format!("    l{i:02}: \"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")));
+        text.push_str(&format!(
+            "    l{i:02}: \"{}\"\n",
+            v.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        ));
     }
     let c = Config::from_yaml_str(&text, "t.yml").unwrap();
     for (i, v) in tricky.iter().enumerate() {
         assert_eq!(c.global.external_labels.0[&format!("l{i:02}")], *v);
     }
     let printed = c.to_yaml();
-    let again = Config::from_yaml_str(&printed, "printed.yml").unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    let again =
+        Config::from_yaml_str(&printed, "printed.yml").unwrap_or_else(|e| panic!("{e}\n{printed}"));
     assert_eq!(again, c, "{printed}");
 }
 
 #[test]
 fn non_string_keys_are_named_in_errors() {
     let err = Config::from_yaml_str("global:\n  5: x\n", "k.yml").unwrap_err();
-    assert_eq!(err.to_string(), "k.yml:2:3: field 5 not found in global config");
+    assert_eq!(
+        err.to_string(),
+        "k.yml:2:3: field 5 not found in global config"
+    );
 }
 
 mod no_panics {
@@ -790,10 +822,22 @@ mod no_panics {
     /// Fragments of real configs, shuffled into documents that are mostly
     /// valid YAML but rarely valid configs.
     const PIECES: [&str; 16] = [
-        "global:\n", "  scrape_interval: 5s\n", "scrape_configs:\n", "  - job_name: a\n",
-        "    static_configs: [{targets: [x]}]\n", "    relabel_configs:\n", "      - action: hashmod\n",
-        "        regex: '(('\n", "  - ", "&a ", "*a\n", "remote_write: [{url: 'http://x'}]\n",
-        "    basic_auth: {username: u}\n", "tracing: {}\n", "\t", "    scrape_timeout: 1x\n",
+        "global:\n",
+        "  scrape_interval: 5s\n",
+        "scrape_configs:\n",
+        "  - job_name: a\n",
+        "    static_configs: [{targets: [x]}]\n",
+        "    relabel_configs:\n",
+        "      - action: hashmod\n",
+        "        regex: '(('\n",
+        "  - ",
+        "&a ",
+        "*a\n",
+        "remote_write: [{url: 'http://x'}]\n",
+        "    basic_auth: {username: u}\n",
+        "tracing: {}\n",
+        "\t",
+        "    scrape_timeout: 1x\n",
     ];
 
     proptest! {

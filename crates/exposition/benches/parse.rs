@@ -106,20 +106,35 @@ impl Rng {
 }
 
 fn gauge(rng: &mut Rng, name: &str, t: MetricType, series: &[Vec<(&str, String)>]) -> MetricFamily {
-    let mut f = MetricFamily::new(name, format!("Metric {name} as node_exporter reports it."), t);
+    let mut f = MetricFamily::new(
+        name,
+        format!("Metric {name} as node_exporter reports it."),
+        t,
+    );
     for labels in series {
-        f.push_value(Labels::from_pairs(labels.iter().map(|(n, v)| (*n, v.as_str()))), rng.value());
+        f.push_value(
+            Labels::from_pairs(labels.iter().map(|(n, v)| (*n, v.as_str()))),
+            rng.value(),
+        );
     }
     f
 }
 
 /// One node's worth of families (~1,000 series); `prefix` keeps copies distinct.
 fn node_families(rng: &mut Rng, prefix: &str) -> Vec<MetricFamily> {
-    let modes = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+    let modes = [
+        "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+    ];
     let cpu: Vec<Vec<(&str, String)>> = (0..64)
-        .flat_map(|c| modes.iter().map(move |m| vec![("cpu", c.to_string()), ("mode", (*m).to_owned())]))
+        .flat_map(|c| {
+            modes
+                .iter()
+                .map(move |m| vec![("cpu", c.to_string()), ("mode", (*m).to_owned())])
+        })
         .collect();
-    let devices: Vec<Vec<(&str, String)>> = (0..40).map(|d| vec![("device", format!("eth{d}"))]).collect();
+    let devices: Vec<Vec<(&str, String)>> = (0..40)
+        .map(|d| vec![("device", format!("eth{d}"))])
+        .collect();
     let fs: Vec<Vec<(&str, String)>> = (0..30)
         .map(|d| {
             vec![
@@ -131,17 +146,66 @@ fn node_families(rng: &mut Rng, prefix: &str) -> Vec<MetricFamily> {
         .collect();
     let none = vec![Vec::new()];
     let mut out = vec![
-        gauge(rng, &format!("{prefix}node_cpu_seconds_total"), MetricType::Counter, &cpu),
-        gauge(rng, &format!("{prefix}node_network_receive_bytes_total"), MetricType::Counter, &devices),
-        gauge(rng, &format!("{prefix}node_network_transmit_bytes_total"), MetricType::Counter, &devices),
-        gauge(rng, &format!("{prefix}node_network_receive_packets_total"), MetricType::Counter, &devices),
-        gauge(rng, &format!("{prefix}node_filesystem_avail_bytes"), MetricType::Gauge, &fs),
-        gauge(rng, &format!("{prefix}node_filesystem_size_bytes"), MetricType::Gauge, &fs),
-        gauge(rng, &format!("{prefix}node_filesystem_files_free"), MetricType::Gauge, &fs),
-        gauge(rng, &format!("{prefix}node_load1"), MetricType::Gauge, &none),
-        gauge(rng, &format!("{prefix}node_memory_MemAvailable_bytes"), MetricType::Gauge, &none),
+        gauge(
+            rng,
+            &format!("{prefix}node_cpu_seconds_total"),
+            MetricType::Counter,
+            &cpu,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_network_receive_bytes_total"),
+            MetricType::Counter,
+            &devices,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_network_transmit_bytes_total"),
+            MetricType::Counter,
+            &devices,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_network_receive_packets_total"),
+            MetricType::Counter,
+            &devices,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_filesystem_avail_bytes"),
+            MetricType::Gauge,
+            &fs,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_filesystem_size_bytes"),
+            MetricType::Gauge,
+            &fs,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_filesystem_files_free"),
+            MetricType::Gauge,
+            &fs,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_load1"),
+            MetricType::Gauge,
+            &none,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_memory_MemAvailable_bytes"),
+            MetricType::Gauge,
+            &none,
+        ),
     ];
-    let mut s = MetricFamily::new(format!("{prefix}go_gc_duration_seconds"), "GC pauses.", MetricType::Summary);
+    let mut s = MetricFamily::new(
+        format!("{prefix}go_gc_duration_seconds"),
+        "GC pauses.",
+        MetricType::Summary,
+    );
     s.metrics.push(Metric {
         labels: Labels::empty(),
         value: MetricValue::Summary {
@@ -149,22 +213,41 @@ fn node_families(rng: &mut Rng, prefix: &str) -> Vec<MetricFamily> {
             sum: 56.1,
             quantiles: [0.0, 0.25, 0.5, 0.75, 1.0]
                 .iter()
-                .map(|q| Quantile { quantile: *q, value: rng.value() })
+                .map(|q| Quantile {
+                    quantile: *q,
+                    value: rng.value(),
+                })
                 .collect(),
             created_s: None,
         },
         timestamp_ms: None,
     });
-    let mut h = MetricFamily::new(format!("{prefix}http_request_duration_seconds"), "Latency.", MetricType::Histogram);
+    let mut h = MetricFamily::new(
+        format!("{prefix}http_request_duration_seconds"),
+        "Latency.",
+        MetricType::Histogram,
+    );
     for code in ["200", "404", "500"] {
-        let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Bucket { upper_bound: *b, cumulative_count: (i * 10) as f64, exemplar: None })
-            .collect();
+        let buckets = [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Bucket {
+            upper_bound: *b,
+            cumulative_count: (i * 10) as f64,
+            exemplar: None,
+        })
+        .collect();
         h.metrics.push(Metric {
             labels: Labels::from_pairs([("code", code), ("handler", "/metrics")]),
-            value: MetricValue::Histogram { count: 200.0, sum: 12.5, buckets, created_s: None, native: None },
+            value: MetricValue::Histogram {
+                count: 200.0,
+                sum: 12.5,
+                buckets,
+                created_s: None,
+                native: None,
+            },
             timestamp_ms: None,
         });
     }
@@ -177,10 +260,17 @@ fn bodies(copies: usize) -> (Vec<u8>, Vec<u8>) {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut fams = Vec::new();
     for i in 0..copies {
-        let prefix = if i == 0 { String::new() } else { format!("n{i}_") };
+        let prefix = if i == 0 {
+            String::new()
+        } else {
+            format!("n{i}_")
+        };
         fams.extend(node_families(&mut rng, &prefix));
     }
-    (encode(Format::Text004, &fams).into_bytes(), encode(Format::OpenMetrics, &fams).into_bytes())
+    (
+        encode(Format::Text004, &fams).into_bytes(),
+        encode(Format::OpenMetrics, &fams).into_bytes(),
+    )
 }
 
 fn tokenize(format: ParseFormat, body: &[u8]) -> usize {
@@ -212,11 +302,18 @@ fn bench(c: &mut Criterion<CpuTime>) {
             ("openmetrics", ParseFormat::OpenMetrics, &om),
             ("openmetrics_strict", ParseFormat::OpenMetricsStrict, &om),
         ] {
-            assert!(Parser::new(format, body).all(|e| e.is_ok()), "{name} body parses");
+            assert!(
+                Parser::new(format, body).all(|e| e.is_ok()),
+                "{name} body parses"
+            );
             g.throughput(Throughput::Bytes(body.len() as u64));
-            g.bench_function(format!("{name}/tokenize"), |b| b.iter(|| tokenize(format, black_box(body))));
+            g.bench_function(format!("{name}/tokenize"), |b| {
+                b.iter(|| tokenize(format, black_box(body)))
+            });
             if format != ParseFormat::OpenMetricsStrict {
-                g.bench_function(format!("{name}/labels"), |b| b.iter(|| with_labels(format, black_box(body))));
+                g.bench_function(format!("{name}/labels"), |b| {
+                    b.iter(|| with_labels(format, black_box(body)))
+                });
             }
         }
         g.finish();

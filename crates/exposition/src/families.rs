@@ -48,7 +48,11 @@ struct Builder {
 
 impl Builder {
     fn current(&mut self, name: &str) -> &mut MetricFamily {
-        if self.families.last().is_none_or(|f| f.name != name || !f.metrics.is_empty()) {
+        if self
+            .families
+            .last()
+            .is_none_or(|f| f.name != name || !f.metrics.is_empty())
+        {
             self.index.clear();
             self.families
                 .push(MetricFamily::new(name, "", MetricType::Unknown));
@@ -72,7 +76,10 @@ impl Builder {
                         self.families.push(f);
                     }
                     let m = self.metric(h.labels, h.timestamp_ms, MetricType::Histogram);
-                    if let MetricValue::Histogram { native, count, sum, .. } = &mut m.value {
+                    if let MetricValue::Histogram {
+                        native, count, sum, ..
+                    } = &mut m.value
+                    {
                         *count = nh.count as f64;
                         *sum = nh.sum;
                         *native = Some(Box::new(nh));
@@ -86,10 +93,12 @@ impl Builder {
     /// The family `sample` belongs to, and the suffix it has there.
     fn family_for(&mut self, sample: &str, default: MetricType) -> &'static str {
         let om = self.om;
-        if let Some(f) = self.families.last() {
-            if let Some(s) = sample_suffix(&f.name, f.metric_type, sample, om) {
-                return s;
-            }
+        if let Some(s) = self
+            .families
+            .last()
+            .and_then(|f| sample_suffix(&f.name, f.metric_type, sample, om))
+        {
+            return s;
         }
         self.index.clear();
         self.families.push(MetricFamily::new(sample, "", default));
@@ -114,7 +123,10 @@ impl Builder {
     fn sample(&mut self, s: &FloatSample<'_>) {
         let suffix = self.family_for(&s.name, MetricType::Unknown);
         let last = self.families.len() - 1;
-        let (t, fname) = (self.families[last].metric_type, self.families[last].name.clone());
+        let (t, fname) = (
+            self.families[last].metric_type,
+            self.families[last].name.clone(),
+        );
         let special = match t {
             MetricType::Histogram | MetricType::GaugeHistogram if suffix == "_bucket" => Some("le"),
             MetricType::Summary if suffix.is_empty() => Some("quantile"),

@@ -398,7 +398,9 @@ pub(crate) fn parse_real(b: &[u8]) -> Option<f64> {
         };
         return Some(if neg { -v } else { v });
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    // Like Go's ParseFloat, a number too large for f64 is an error, not Inf.
+    let v: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
+    v.is_finite().then_some(v)
 }
 
 /// Parses a sample value: a real number, `[+-]?(inf|infinity)` or `nan`
@@ -439,9 +441,7 @@ pub(crate) fn parse_int(b: &[u8]) -> Option<i64> {
             return None;
         }
         let d = i64::from(c - b'0');
-        v = v
-            .checked_mul(10)?
-            .checked_add(if neg { -d } else { d })?;
+        v = v.checked_mul(10)?.checked_add(if neg { -d } else { d })?;
     }
     Some(v)
 }
@@ -578,6 +578,7 @@ mod tests {
             ("-", None),
             (".", None),
             ("1.1.1", None),
+            ("1e400", None),
             ("+Inf", Some(f64::INFINITY)),
             ("-infinity", Some(f64::NEG_INFINITY)),
         ];

@@ -7,8 +7,8 @@ use std::fmt;
 
 use beacon_model::MetricType;
 
-use crate::family::{MetricFamily, MetricValue};
 use crate::families::parse_to_families;
+use crate::family::{MetricFamily, MetricValue};
 use crate::parser::ParseFormat;
 
 /// One finding: the family it is about (empty for a parse error) and what.
@@ -114,7 +114,11 @@ fn lint_family(f: &MetricFamily, report: &mut dyn FnMut(String)) {
     if !matches!(t, MetricType::Histogram | MetricType::Summary)
         && (name.ends_with("_count") || name.ends_with("_sum"))
     {
-        let sfx = if name.ends_with("_count") { "_count" } else { "_sum" };
+        let sfx = if name.ends_with("_count") {
+            "_count"
+        } else {
+            "_sum"
+        };
         report(format!(
             "non-histogram and non-summary metrics should not have \"{sfx}\" suffix"
         ));
@@ -147,10 +151,13 @@ fn lint_labels(f: &MetricFamily, report: &mut dyn FnMut(String)) {
                 report("non-summary metrics should not have \"quantile\" label".into());
             }
         }
-        if let MetricValue::Histogram { buckets, .. } = &m.value {
-            if t == MetricType::Histogram && buckets.windows(2).any(|w| w[0].upper_bound >= w[1].upper_bound) {
-                report("histogram buckets are not sorted by \"le\"".into());
-            }
+        if let MetricValue::Histogram { buckets, .. } = &m.value
+            && t == MetricType::Histogram
+            && buckets
+                .windows(2)
+                .any(|w| w[0].upper_bound >= w[1].upper_bound)
+        {
+            report("histogram buckets are not sorted by \"le\"".into());
         }
     }
 }
@@ -210,6 +217,9 @@ mod tests {
                 "fooBar_ms: metric names should not contain abbreviated units",
             ],
         );
-        check("a{ 1\n", &["error while linting: 1:4: expected a label name"]);
+        check(
+            "a{ 1\n",
+            &["error while linting: 1:4: expected a label name"],
+        );
     }
 }

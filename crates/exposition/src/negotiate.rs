@@ -144,12 +144,10 @@ pub fn format_for_content_type(content_type: Option<&str>) -> (ParseFormat, bool
     let mt = parse_media_type(ct);
     match mt.essence.as_str() {
         "application/openmetrics-text" => (ParseFormat::OpenMetrics, true),
-        "application/vnd.google.protobuf" => {
-            match mt.param("proto") {
-                None | Some("io.prometheus.client.MetricFamily") => (ParseFormat::Protobuf, true),
-                Some(_) => (ParseFormat::Text, false),
-            }
-        }
+        "application/vnd.google.protobuf" => match mt.param("proto") {
+            None | Some("io.prometheus.client.MetricFamily") => (ParseFormat::Protobuf, true),
+            Some(_) => (ParseFormat::Text, false),
+        },
         "text/plain" => (ParseFormat::Text, true),
         _ => (ParseFormat::Text, false),
     }
@@ -204,17 +202,29 @@ mod tests {
         let proto = accept_header(&DEFAULT_PROTO_FIRST_SCRAPE_PROTOCOLS, None);
         assert!(proto.starts_with("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,"));
         assert!(proto.ends_with("*/*;q=0.1"));
-        assert_eq!(ScrapeProtocol::parse("OpenMetricsText1.0.0"), Some(ScrapeProtocol::OpenMetricsText1_0_0));
+        assert_eq!(
+            ScrapeProtocol::parse("OpenMetricsText1.0.0"),
+            Some(ScrapeProtocol::OpenMetricsText1_0_0)
+        );
         assert_eq!(ScrapeProtocol::parse("nope"), None);
     }
 
     #[test]
     fn content_type_picks_parser() {
         let cases = [
-            (Some("application/openmetrics-text; version=1.0.0; charset=utf-8"), (ParseFormat::OpenMetrics, true)),
+            (
+                Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                (ParseFormat::OpenMetrics, true),
+            ),
             (Some("text/plain; version=0.0.4"), (ParseFormat::Text, true)),
-            (Some(crate::protobuf::PROTOBUF_CONTENT_TYPE), (ParseFormat::Protobuf, true)),
-            (Some("Application/Vnd.Google.Protobuf; proto=other.Thing"), (ParseFormat::Text, false)),
+            (
+                Some(crate::protobuf::PROTOBUF_CONTENT_TYPE),
+                (ParseFormat::Protobuf, true),
+            ),
+            (
+                Some("Application/Vnd.Google.Protobuf; proto=other.Thing"),
+                (ParseFormat::Text, false),
+            ),
             (Some("application/json"), (ParseFormat::Text, false)),
             (Some(""), (ParseFormat::Text, false)),
             (None, (ParseFormat::Text, false)),
@@ -228,7 +238,10 @@ mod tests {
     fn exporter_side() {
         let om = "application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
         assert_eq!(encode_format_for_accept(Some(om)).0, Format::OpenMetrics);
-        assert_eq!(encode_format_for_accept(Some("text/plain")).0, Format::Text004);
+        assert_eq!(
+            encode_format_for_accept(Some("text/plain")).0,
+            Format::Text004
+        );
         assert_eq!(encode_format_for_accept(None).1, TEXT_CONTENT_TYPE);
         let pref_text = "application/openmetrics-text;q=0.1,text/plain;q=0.9";
         assert_eq!(encode_format_for_accept(Some(pref_text)).0, Format::Text004);

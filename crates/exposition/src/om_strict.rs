@@ -168,7 +168,9 @@ impl Validator {
             }
             (MetaKind::Unit, Entry::Unit { unit, .. }) => {
                 if !unit.is_empty() && !name.ends_with(&format!("_{unit}")) {
-                    return Err(format!("metric name {name} does not end in its unit _{unit}"));
+                    return Err(format!(
+                        "metric name {name} does not end in its unit _{unit}"
+                    ));
                 }
                 f.unit = Some(unit.to_string());
             }
@@ -178,10 +180,7 @@ impl Validator {
             return Ok(());
         };
         if f.unit.is_some()
-            && matches!(
-                f.metric_type,
-                Some(MetricType::Info | MetricType::StateSet)
-            )
+            && matches!(f.metric_type, Some(MetricType::Info | MetricType::StateSet))
         {
             return Err(format!("{name}: info and stateset families have no unit"));
         }
@@ -320,7 +319,10 @@ fn check_value<'f>(
             return Ok(Some(family));
         }
         (MetricType::Summary, "") => {
-            let q = s.labels.get("quantile").ok_or("summary sample needs a quantile label")?;
+            let q = s
+                .labels
+                .get("quantile")
+                .ok_or("summary sample needs a quantile label")?;
             match parse_real(q.as_bytes()) {
                 Some(q) if (0.0..=1.0).contains(&q) => {}
                 _ => return Err(format!("invalid quantile {q:?}")),
@@ -414,7 +416,11 @@ fn update_point(
     p.timestamp_bits = bits;
     match suffix {
         "_bucket" => {
-            let le = s.labels.get("le").and_then(|l| parse_le(&l)).unwrap_or(f64::NAN);
+            let le = s
+                .labels
+                .get("le")
+                .and_then(|l| parse_le(&l))
+                .unwrap_or(f64::NAN);
             if le < 0.0 {
                 p.negative_buckets = true;
             }

@@ -120,7 +120,10 @@ impl<'a> OpenMetricsParser<'a> {
         } else if b.starts_with(b"# UNIT ") {
             MetaKind::Unit
         } else {
-            return fail(0, "comments other than HELP, TYPE, UNIT and EOF are not allowed");
+            return fail(
+                0,
+                "comments other than HELP, TYPE, UNIT and EOF are not allowed",
+            );
         };
         let (name, nend) = meta_name(s, 7)?;
         if b.get(nend) != Some(&b' ') {
@@ -245,18 +248,20 @@ fn expect_space(b: &[u8], i: usize, what: &'static str) -> Lex<usize> {
     }
 }
 
-fn token_end(b: &[u8], i: usize) -> usize {
-    memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k)
+/// End of a space-delimited token. Tokens are short, so a plain loop.
+#[inline]
+fn token_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i] != b' ' {
+        i += 1;
+    }
+    i
 }
 
 /// OpenMetrics timestamps are real numbers of seconds: no NaN or Inf.
 fn parse_timestamp(s: &str, start: usize, end: usize) -> Lex<f64> {
     match parse_real(&s.as_bytes()[start..end]) {
         Some(t) if t.is_finite() => Ok(t),
-        _ => fail(
-            start,
-            format!("invalid timestamp {:?}", &s[start..end]),
-        ),
+        _ => fail(start, format!("invalid timestamp {:?}", &s[start..end])),
     }
 }
 

@@ -270,7 +270,10 @@ fn metric_entries<'a>(
 ) -> Result<(), String> {
     match t {
         MetricType::Counter => {
-            let c = m.counter.as_ref().ok_or("counter metric without a counter")?;
+            let c = m
+                .counter
+                .as_ref()
+                .ok_or("counter metric without a counter")?;
             let ex = c.exemplar.as_ref().map(exemplar_of).transpose()?;
             let created = c.created_timestamp.map(proto::Timestamp::to_ms);
             out.push_back(ctx.sample("", None, c.value.unwrap_or(0.0), ex, created));
@@ -280,7 +283,10 @@ fn metric_entries<'a>(
             out.push_back(ctx.sample("", None, g.value.unwrap_or(0.0), None, None));
         }
         MetricType::Summary => {
-            let s = m.summary.as_ref().ok_or("summary metric without a summary")?;
+            let s = m
+                .summary
+                .as_ref()
+                .ok_or("summary metric without a summary")?;
             let created = s.created_timestamp.map(proto::Timestamp::to_ms);
             for q in &s.quantile {
                 let qs = openmetrics_float(q.quantile.unwrap_or(0.0));
@@ -292,7 +298,10 @@ fn metric_entries<'a>(
             out.push_back(ctx.sample("_count", None, count, None, created));
         }
         MetricType::Histogram | MetricType::GaugeHistogram => {
-            let h = m.histogram.as_ref().ok_or("histogram metric without a histogram")?;
+            let h = m
+                .histogram
+                .as_ref()
+                .ok_or("histogram metric without a histogram")?;
             histogram_entries(ctx, t, h, classic, out)?;
         }
         _ => {
@@ -314,7 +323,11 @@ fn histogram_entries<'a>(
     let native = h.is_native();
     if native {
         let nh = native_histogram(h, t)?;
-        let exemplars = h.exemplars.iter().map(exemplar_of).collect::<Result<_, _>>()?;
+        let exemplars = h
+            .exemplars
+            .iter()
+            .map(exemplar_of)
+            .collect::<Result<_, _>>()?;
         out.push_back(Entry::Histogram(Box::new(HistogramSample {
             series: ctx.labels.to_labels_string(ctx.name),
             name: ctx.name.to_owned(),
@@ -341,7 +354,13 @@ fn histogram_entries<'a>(
             .filter(|c| *c > 0.0 || b.cumulative_count.is_none())
             .unwrap_or(b.cumulative_count.unwrap_or(0) as f64);
         let ex = b.exemplar.as_ref().map(exemplar_of).transpose()?;
-        out.push_back(ctx.sample("_bucket", Some(("le", openmetrics_float(ub))), v, ex, created));
+        out.push_back(ctx.sample(
+            "_bucket",
+            Some(("le", openmetrics_float(ub))),
+            v,
+            ex,
+            created,
+        ));
     }
     if !saw_inf {
         out.push_back(ctx.sample("_bucket", Some(("le", "+Inf".into())), count, None, created));
@@ -547,7 +566,13 @@ fn metric_to_proto(f: &MetricFamily, m: &Metric, out: &mut Vec<proto::Metric>) {
             created_s,
             native,
         } => out.push(proto::Metric {
-            histogram: Some(histogram_to_proto(*count, *sum, buckets, *created_s, native.as_deref())),
+            histogram: Some(histogram_to_proto(
+                *count,
+                *sum,
+                buckets,
+                *created_s,
+                native.as_deref(),
+            )),
             ..base
         }),
     }

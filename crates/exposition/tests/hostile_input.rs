@@ -24,7 +24,10 @@ fn first_error(format: ParseFormat, input: &[u8]) -> Option<Error> {
 
 fn sample_families() -> Vec<MetricFamily> {
     let mut f = MetricFamily::new("requests_total", "Requests \"all\".", MetricType::Counter);
-    f.push_value(Labels::from_pairs([("code", "200"), ("path", "/a\\b\n")]), 5.0);
+    f.push_value(
+        Labels::from_pairs([("code", "200"), ("path", "/a\\b\n")]),
+        5.0,
+    );
     let mut g = MetricFamily::new("temp", "T.", MetricType::Gauge);
     g.push_value(Labels::empty(), -1.5);
     vec![f, g]
@@ -34,8 +37,14 @@ fn sample_families() -> Vec<MetricFamily> {
 fn every_truncation_is_handled() {
     let fams = sample_families();
     let bodies = [
-        (ParseFormat::Text, encode(Format::Text004, &fams).into_bytes()),
-        (ParseFormat::OpenMetricsStrict, encode(Format::OpenMetrics, &fams).into_bytes()),
+        (
+            ParseFormat::Text,
+            encode(Format::Text004, &fams).into_bytes(),
+        ),
+        (
+            ParseFormat::OpenMetricsStrict,
+            encode(Format::OpenMetrics, &fams).into_bytes(),
+        ),
         (ParseFormat::Protobuf, encode_protobuf(&fams)),
     ];
     for (format, body) in bodies {
@@ -81,7 +90,10 @@ fn a_100_mb_line_hits_the_line_limit() {
                 limit: LINE_BYTES_MAX
             }
         );
-        assert_eq!(e.to_string(), format!("1:1: line is longer than the limit of {LINE_BYTES_MAX} bytes"));
+        assert_eq!(
+            e.to_string(),
+            format!("1:1: line is longer than the limit of {LINE_BYTES_MAX} bytes")
+        );
     }
 }
 
@@ -118,7 +130,9 @@ fn lying_protobuf_lengths_are_rejected() {
     // A length prefix of 2^40 bytes.
     let huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
     match first_error(ParseFormat::Protobuf, &huge) {
-        Some(Error::MessageTooLarge { offset: 0, limit, .. }) => {
+        Some(Error::MessageTooLarge {
+            offset: 0, limit, ..
+        }) => {
             assert_eq!(limit, PROTOBUF_MESSAGE_BYTES_MAX)
         }
         other => panic!("{other:?}"),

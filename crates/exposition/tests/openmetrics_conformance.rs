@@ -37,16 +37,23 @@ fn load_cases(root: &Path) -> Vec<Case> {
             )
             .expect("test.json is JSON");
             assert_eq!(
-                meta["type"], "text",
+                meta["type"],
+                "text",
                 "{}: unsupported case type {}",
                 d.display(),
                 meta["type"]
             );
             let file = meta["file"].as_str().unwrap_or("metrics");
             Case {
-                name: d.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                name: d
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
                 input: std::fs::read(d.join(file)).expect("read case input"),
-                should_parse: meta["shouldParse"].as_bool().expect("shouldParse is a bool"),
+                should_parse: meta["shouldParse"]
+                    .as_bool()
+                    .expect("shouldParse is a bool"),
             }
         })
         .collect()
@@ -105,8 +112,14 @@ fn run(cases: &[Case], mode: OpenMetricsMode) -> Tally {
 fn openmetrics_conformance() {
     let root = Path::new(SUITE);
     if !root.join("parsers").is_dir() {
-        println!("openmetrics conformance: SUITE NOT FOUND at {}", root.display());
-        eprintln!("openmetrics conformance: SUITE NOT FOUND at {}", root.display());
+        println!(
+            "openmetrics conformance: SUITE NOT FOUND at {}",
+            root.display()
+        );
+        eprintln!(
+            "openmetrics conformance: SUITE NOT FOUND at {}",
+            root.display()
+        );
         return;
     }
     let cases = load_cases(root);
@@ -127,7 +140,10 @@ fn openmetrics_conformance() {
         lenient.passed, lenient.positive, lenient.negative
     );
     // The lenient parser must still accept everything valid.
-    assert_eq!(lenient.positive, pos_total, "lenient parser rejects valid input");
+    assert_eq!(
+        lenient.positive, pos_total,
+        "lenient parser rejects valid input"
+    );
     let baseline: usize = BASELINE.trim().parse().expect("baseline is a number");
     assert!(
         strict.passed >= baseline,

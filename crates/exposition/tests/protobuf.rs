@@ -57,7 +57,9 @@ fn native_family() -> proto::MetricFamily {
 #[test]
 fn native_histogram_and_classic_buckets() {
     let input = body(&[native_family()]);
-    let entries: Vec<Entry<'_>> = ProtobufParser::new(&input).map(|e| e.expect("entry")).collect();
+    let entries: Vec<Entry<'_>> = ProtobufParser::new(&input)
+        .map(|e| e.expect("entry"))
+        .collect();
     assert!(matches!(&entries[0], Entry::Help { help, .. } if help == "RPC latency."));
     assert_eq!(entries.len(), 3, "{entries:?}");
     let Entry::Histogram(h) = &entries[2] else {
@@ -71,7 +73,13 @@ fn native_histogram_and_classic_buckets() {
         panic!("want integer histogram");
     };
     assert_eq!(nh.schema, 1);
-    assert_eq!(nh.positive_spans, vec![Span { offset: -1, length: 2 }]);
+    assert_eq!(
+        nh.positive_spans,
+        vec![Span {
+            offset: -1,
+            length: 2
+        }]
+    );
     assert_eq!(nh.positive_buckets, vec![3, -2]);
 
     let with_classic: Vec<String> = ProtobufParser::new(&input)
@@ -101,15 +109,26 @@ fn float_histogram_and_invalid_spans() {
     h.positive_delta.clear();
     h.positive_count = vec![3.0, 1.0];
     let input = body(&[f.clone()]);
-    let last = ProtobufParser::new(&input).last().expect("entries").expect("ok");
-    assert!(matches!(last, Entry::Histogram(h) if matches!(h.histogram, NativeHistogram::Float(_))));
+    let last = ProtobufParser::new(&input)
+        .last()
+        .expect("entries")
+        .expect("ok");
+    assert!(
+        matches!(last, Entry::Histogram(h) if matches!(h.histogram, NativeHistogram::Float(_)))
+    );
 
     // Spans that promise three buckets but carry two.
     let h = f.metric[0].histogram.as_mut().expect("histogram");
     h.positive_span[0].length = Some(3);
     let input = body(&[f]);
-    let err = ProtobufParser::new(&input).find_map(Result::err).expect("error");
-    assert!(err.to_string().starts_with("protobuf message at offset 0: invalid histogram"), "{err}");
+    let err = ProtobufParser::new(&input)
+        .find_map(Result::err)
+        .expect("error");
+    assert!(
+        err.to_string()
+            .starts_with("protobuf message at offset 0: invalid histogram"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -158,7 +177,12 @@ fn summary_counter_exemplar() {
         .filter_map(|e| match e.expect("entry") {
             Entry::Sample(s) => {
                 let ex = s.exemplar.map(|e| e.to_model());
-                Some(format!("{} {} {:?}", s.series, s.value, ex.map(|e| (e.labels.to_string(), e.t))))
+                Some(format!(
+                    "{} {} {:?}",
+                    s.series,
+                    s.value,
+                    ex.map(|e| (e.labels.to_string(), e.t))
+                ))
             }
             _ => None,
         })

@@ -20,10 +20,7 @@ fn label_value() -> impl Strategy<Value = String> {
 
 fn labels() -> impl Strategy<Value = Labels> {
     proptest::collection::btree_map(
-        prop_oneof![
-            "[a-k][a-z0-9_]{0,6}",
-            Just("label.with.dots".to_owned())
-        ],
+        prop_oneof!["[a-k][a-z0-9_]{0,6}", Just("label.with.dots".to_owned())],
         label_value(),
         0..4,
     )
@@ -41,7 +38,10 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 fn timestamp() -> impl Strategy<Value = Option<i64>> {
-    prop_oneof![Just(None), (-2_000_000_000_000i64..2_000_000_000_000).prop_map(Some)]
+    prop_oneof![
+        Just(None),
+        (-2_000_000_000_000i64..2_000_000_000_000).prop_map(Some)
+    ]
 }
 
 fn histogram() -> impl Strategy<Value = MetricValue> {
@@ -97,8 +97,16 @@ fn summary() -> impl Strategy<Value = MetricValue> {
 }
 
 fn family(i: usize) -> impl Strategy<Value = MetricFamily> {
-    let help = prop_oneof![Just(String::new()), "[a-zA-Z][ -~]{0,20}", Just("multi\nline \\ \"help\"".to_owned())];
-    (0..5usize, help, proptest::collection::btree_map(labels(), timestamp(), 0..4))
+    let help = prop_oneof![
+        Just(String::new()),
+        "[a-zA-Z][ -~]{0,20}",
+        Just("multi\nline \\ \"help\"".to_owned())
+    ];
+    (
+        0..5usize,
+        help,
+        proptest::collection::btree_map(labels(), timestamp(), 0..4),
+    )
         .prop_flat_map(move |(kind, help, series)| {
             let (name, t) = match kind {
                 0 => (format!("fam{i}_total"), MetricType::Counter),

@@ -37,7 +37,11 @@ fn render(format: ParseFormat, input: &str) -> String {
 
 fn check(format: ParseFormat, input: &str, expected: &str) {
     let got = render(format, input);
-    let want: Vec<&str> = expected.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let want: Vec<&str> = expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(got, want.join("\n"), "\ninput:\n{input}");
 }
 
@@ -103,19 +107,40 @@ fn text_utf8_names() {
 #[test]
 fn text_errors() {
     let cases = [
-        ("a{b=\"c\" 1\n", "ERROR 1:9: expected ',' or '}' in label set"),
-        ("ok 1\na{=\"c\"} 1\n", "ok 1\nERROR 2:3: expected a label name"),
+        (
+            "a{b=\"c\" 1\n",
+            "ERROR 1:9: expected ',' or '}' in label set",
+        ),
+        (
+            "ok 1\na{=\"c\"} 1\n",
+            "ok 1\nERROR 2:3: expected a label name",
+        ),
         ("a 1x\n", "ERROR 1:3: invalid value \"1x\""),
         ("a 1 1.5\n", "ERROR 1:5: invalid timestamp \"1.5\""),
-        ("a 1 2 3\n", "ERROR 1:7: unexpected text after the timestamp"),
-        ("a\n", "ERROR 1:2: expected whitespace and a value after the series"),
-        ("a{b=\"1\",b=\"2\"} 1\n", "ERROR 1:1: duplicate label name \"b\""),
+        (
+            "a 1 2 3\n",
+            "ERROR 1:7: unexpected text after the timestamp",
+        ),
+        (
+            "a\n",
+            "ERROR 1:2: expected whitespace and a value after the series",
+        ),
+        (
+            "a{b=\"1\",b=\"2\"} 1\n",
+            "ERROR 1:1: duplicate label name \"b\"",
+        ),
         ("a{b=\"1} 1\n", "ERROR 1:5: unterminated quoted string"),
         ("# TYPE a foo\n", "ERROR 1:10: unknown metric type \"foo\""),
         ("a 0x1p3\n", "ERROR 1:3: invalid value \"0x1p3\""),
         ("ä{b=\"1\"} 1\n", "ERROR 1:1: expected a metric name"),
-        ("a{b=\"ä\",c} 1\n", "ERROR 1:10: expected '=' after the label name"),
-        ("{\"a\",\"b\"} 1\n", "ERROR 1:6: a quoted metric name must come first and only once"),
+        (
+            "a{b=\"ä\",c} 1\n",
+            "ERROR 1:10: expected '=' after the label name",
+        ),
+        (
+            "{\"a\",\"b\"} 1\n",
+            "ERROR 1:6: a quoted metric name must come first and only once",
+        ),
     ];
     for (input, want) in cases {
         text(input, want);
@@ -154,15 +179,36 @@ fn openmetrics_syntax_errors() {
         ("a 1\n", "a 1\nERROR 2:1: missing \"# EOF\" at the end"),
         ("", "ERROR 1:1: missing \"# EOF\" at the end"),
         ("a  1\n# EOF\n", "ERROR 1:3: expected a single space"),
-        ("a 1 \n# EOF\n", "ERROR 1:4: trailing space: expected a timestamp or exemplar"),
-        ("a{b=\"1\",} 1\n# EOF\n", "ERROR 1:9: trailing comma in label set"),
-        ("a 1\n\n# EOF\n", "a 1\nERROR 2:1: blank lines are not allowed"),
+        (
+            "a 1 \n# EOF\n",
+            "ERROR 1:4: trailing space: expected a timestamp or exemplar",
+        ),
+        (
+            "a{b=\"1\",} 1\n# EOF\n",
+            "ERROR 1:9: trailing comma in label set",
+        ),
+        (
+            "a 1\n\n# EOF\n",
+            "a 1\nERROR 2:1: blank lines are not allowed",
+        ),
         ("# EOF\nx", "ERROR 1:1: text after \"# EOF\""),
-        ("# random\n# EOF\n", "ERROR 1:1: comments other than HELP, TYPE, UNIT and EOF are not allowed"),
+        (
+            "# random\n# EOF\n",
+            "ERROR 1:1: comments other than HELP, TYPE, UNIT and EOF are not allowed",
+        ),
         ("a 1 NaN\n# EOF\n", "ERROR 1:5: invalid timestamp \"NaN\""),
-        ("a 1 # {b=\"c\"}1\n# EOF\n", "ERROR 1:14: expected a single space before an exemplar value"),
-        ("a.b 1\n# EOF\n", "ERROR 1:2: expected a single space before a value"),
-        ("# TYPE a untyped\n# EOF\n", "ERROR 1:10: unknown metric type \"untyped\""),
+        (
+            "a 1 # {b=\"c\"}1\n# EOF\n",
+            "ERROR 1:14: expected a single space before an exemplar value",
+        ),
+        (
+            "a.b 1\n# EOF\n",
+            "ERROR 1:2: expected a single space before a value",
+        ),
+        (
+            "# TYPE a untyped\n# EOF\n",
+            "ERROR 1:10: unknown metric type \"untyped\"",
+        ),
     ];
     for (input, want) in cases {
         om(input, want);
@@ -172,16 +218,37 @@ fn openmetrics_syntax_errors() {
 #[test]
 fn openmetrics_strict_rules() {
     let cases = [
-        ("# TYPE a counter\na_total -1\n# EOF\n", "TYPE a counter\nERROR 2:1: a_total must be a non-negative number, not -1"),
-        ("# TYPE a gauge\na 1 # {b=\"c\"} 1\n# EOF\n", "TYPE a gauge\nERROR 2:1: exemplars are not allowed on a"),
-        ("a 1\nb 1\na 2\n# EOF\n", "a 1\nb 1\nERROR 3:1: metric family a appears again after another family"),
-        ("# TYPE a histogram\na_bucket{le=\"1\"} 1\n# EOF\n", "TYPE a histogram\na_bucket{le=\"1\"} 1\nERROR 3:1: histogram a has no +Inf bucket"),
-        ("# TYPE a gauge\na 1 2\na 1 1\n# EOF\n", "TYPE a gauge\na 1 @2000\nERROR 3:1: timestamp 1 goes backwards from 2"),
-        ("# TYPE a_s gauge\n# UNIT a_s bytes\n# EOF\n", "TYPE a_s gauge\nERROR 2:1: metric name a_s does not end in its unit _bytes"),
+        (
+            "# TYPE a counter\na_total -1\n# EOF\n",
+            "TYPE a counter\nERROR 2:1: a_total must be a non-negative number, not -1",
+        ),
+        (
+            "# TYPE a gauge\na 1 # {b=\"c\"} 1\n# EOF\n",
+            "TYPE a gauge\nERROR 2:1: exemplars are not allowed on a",
+        ),
+        (
+            "a 1\nb 1\na 2\n# EOF\n",
+            "a 1\nb 1\nERROR 3:1: metric family a appears again after another family",
+        ),
+        (
+            "# TYPE a histogram\na_bucket{le=\"1\"} 1\n# EOF\n",
+            "TYPE a histogram\na_bucket{le=\"1\"} 1\nERROR 3:1: histogram a has no +Inf bucket",
+        ),
+        (
+            "# TYPE a gauge\na 1 2\na 1 1\n# EOF\n",
+            "TYPE a gauge\na 1 @2000\nERROR 3:1: timestamp 1 goes backwards from 2",
+        ),
+        (
+            "# TYPE a_s gauge\n# UNIT a_s bytes\n# EOF\n",
+            "TYPE a_s gauge\nERROR 2:1: metric name a_s does not end in its unit _bytes",
+        ),
     ];
     for (input, want) in cases {
         om_strict(input, want);
     }
     // The lenient parser accepts what only the strict rules forbid.
-    om("# TYPE a counter\na_total -1\n# EOF\n", "TYPE a counter\na_total -1\nEOF");
+    om(
+        "# TYPE a counter\na_total -1\n# EOF\n",
+        "TYPE a counter\na_total -1\nEOF",
+    );
 }

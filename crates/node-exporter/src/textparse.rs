@@ -21,6 +21,9 @@ pub struct ParseError {
 
 type PResult<T> = std::result::Result<T, ParseError>;
 
+/// One sample line: name, label pairs in file order, value.
+type SampleLine = (String, Vec<(String, String)>, f64);
+
 /// Per-label-set parts of a histogram or summary.
 #[derive(Default)]
 struct Partial {
@@ -148,7 +151,7 @@ fn unescape_help(s: &str) -> String {
 
 /// `name{labels} value [timestamp]` into its parts; timestamps are refused
 /// because node_exporter refuses them in text files.
-fn sample_line(line: &str) -> std::result::Result<(String, Vec<(String, String)>, f64), String> {
+fn sample_line(line: &str) -> std::result::Result<SampleLine, String> {
     let name_end = line
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(line.len());

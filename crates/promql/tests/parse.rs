@@ -37,7 +37,10 @@ fn literals() {
 #[test]
 fn selectors() {
     check("up", "up");
-    check(r#"up{job="a",instance!~"b.*"}"#, r#"up{instance!~"b.*", job="a"}"#.replace("instance!~\"b.*\", job=\"a\"", "job=\"a\", instance!~\"b.*\"").as_str());
+    check(
+        r#"up{job="a",instance!~"b.*"}"#,
+        r#"up{job="a", instance!~"b.*"}"#,
+    );
     check(r#"{"my.metric"}"#, r#"{"my.metric"}"#);
     check(r#"{__name__="up"}"#, r#"{__name__="up"}"#);
     check("foo[5m]", "foo[5m]");
@@ -71,22 +74,52 @@ fn aggregations_and_calls() {
     check("sum(x) without (a)", "sum without (a) (x)");
     check("topk(5, x)", "topk(5, x)");
     check(r#"count_values("v", x)"#, r#"count_values("v", x)"#);
-    check(r#"label_replace(x, "a", "$1", "b", "(.*)")"#, r#"label_replace(x, "a", "$1", "b", "(.*)")"#);
+    check(
+        r#"label_replace(x, "a", "$1", "b", "(.*)")"#,
+        r#"label_replace(x, "a", "$1", "b", "(.*)")"#,
+    );
     check("info(x, {data=~\".*\"})", "info(x, {data=~\".*\"})");
-    check("histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))", "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))");
+    check(
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+    );
 }
 
 #[test]
 fn errors_have_positions() {
-    check_err("foo{", "1:5: parse error: unexpected end of input in label matching, expected label");
-    check_err("rate(foo)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector");
-    check_err("nosuch(1)", "1:1: parse error: unknown function with name \"nosuch\"");
-    check_err("{}", "1:1: parse error: vector selector must contain at least one non-empty matcher");
-    check_err("1 > 2", "1:1: parse error: comparisons between scalars must use BOOL modifier");
-    check_err("1 and 2", "1:1: parse error: set operator \"and\" not allowed in binary scalar expression");
+    check_err(
+        "foo{",
+        "1:5: parse error: unexpected end of input in label matching, expected label",
+    );
+    check_err(
+        "rate(foo)",
+        "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector",
+    );
+    check_err(
+        "nosuch(1)",
+        "1:1: parse error: unknown function with name \"nosuch\"",
+    );
+    check_err(
+        "{}",
+        "1:1: parse error: vector selector must contain at least one non-empty matcher",
+    );
+    check_err(
+        "1 > 2",
+        "1:1: parse error: comparisons between scalars must use BOOL modifier",
+    );
+    check_err(
+        "1 and 2",
+        "1:1: parse error: set operator \"and\" not allowed in binary scalar expression",
+    );
     check_err("foo\n  + )", "2:5: parse error: unexpected \")\"");
-    check_err("1 offset 5m", "1:3: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
-    check_err("\"unterminated", "1:1: parse error: unterminated quoted string");
+    check_err(
+        "1 offset 5m",
+        "1:3: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+    );
+    check_err(
+        "\"unterminated",
+        "1:1: parse error: unterminated quoted string",
+    );
 }
 
 #[test]

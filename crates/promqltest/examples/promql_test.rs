@@ -5,7 +5,8 @@
 //! cargo run -p beacon-promqltest --example promql_test -- [--skip SKIPFILE] FILE.test...
 //! ```
 //!
-//! Exits with status 1 when an eval failed, 2 on bad usage.
+//! Exits with status 1 when an eval failed or a file could not be run, 2
+//! on bad usage.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
         eprintln!("cannot write the summary: {e}");
         return ExitCode::from(2);
     }
-    if summary.failed() == 0 {
+    if summary.all_passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

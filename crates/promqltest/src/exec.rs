@@ -47,6 +47,10 @@ pub enum Query {
 /// Why a query produced no result.
 #[derive(Debug, Clone)]
 pub enum ExecError {
+    /// The engine's parser rejected the expression. Upstream parses every
+    /// expression of a script before running it, so a script's expected
+    /// failures are never syntax errors: this is always a failure.
+    Parse(String),
     /// The engine returned an error, with Prometheus's text.
     Query(String),
     /// The engine panicked; message and location.
@@ -129,6 +133,7 @@ pub fn execute(
     };
     match run_guarded(job, timeout, move || cancel.cancel())? {
         Ok(r) => Ok(convert(r)),
+        Err(e @ beacon_promql::Error::Parse(_)) => Err(ExecError::Parse(e.to_string())),
         Err(e) => Err(ExecError::Query(e.to_string())),
     }
 }
@@ -212,6 +217,7 @@ mod tests {
         let got = match outcome {
             Ok(v) => format!("ok {v}"),
             Err(ExecError::Query(m)) => format!("query error {m}"),
+            Err(ExecError::Parse(m)) => format!("parse error {m}"),
             Err(ExecError::Panic(m)) => format!("panic {m}"),
             Err(ExecError::Timeout(d)) => format!("timeout {d:?}"),
         };

@@ -129,6 +129,16 @@ impl Summary {
     pub fn total(&self) -> usize {
         self.files.iter().map(FileReport::total).sum()
     }
+
+    /// Files that could not be read or parsed.
+    pub fn file_errors(&self) -> usize {
+        self.files.iter().filter(|f| f.error.is_some()).count()
+    }
+
+    /// True when every file ran and no eval failed.
+    pub fn all_passed(&self) -> bool {
+        self.failed() == 0 && self.file_errors() == 0
+    }
 }
 
 /// Runs every file with the default options.
@@ -157,15 +167,35 @@ pub fn run_files_with(paths: &[PathBuf], skips: &SkipList, opts: &RunOptions) ->
     summary
 }
 
+/// Lines of one failure's account that are printed; the rest is counted.
+/// A wrong answer on a large result would otherwise bury the others.
+pub const FAILURE_LINES_MAX: usize = 40;
+
 fn indent(text: &str) -> String {
-    text.lines()
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = lines
+        .iter()
+        .take(FAILURE_LINES_MAX)
         .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if lines.len() > FAILURE_LINES_MAX {
+        out.push(format!(
+            "    … {} more lines",
+            lines.len() - FAILURE_LINES_MAX
+        ));
+    }
+    out.join("\n")
 }
 
 /// Writes the failures (with diffs), the skipped evals, and the counts.
 pub fn print_summary(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    print_failures(summary, out)?;
+    print_counts(summary, out)
+}
+
+/// Writes the failures (with diffs), the skipped evals and unused skip
+/// entries, without the counts.
+pub fn print_failures(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
     for f in &summary.files {
         if let Some(e) = &f.error {
             writeln!(out, "FAIL {}: {e}", f.name)?;
@@ -195,7 +225,7 @@ pub fn print_summary(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
     for s in &summary.unused_skips {
         writeln!(out, "unused skip entry: {s} (no eval starts on that line)")?;
     }
-    print_counts(summary, out)
+    Ok(())
 }
 
 /// Writes only the counts: one line per file, the total and the closing
@@ -209,13 +239,16 @@ pub fn print_counts(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{}: {}/{}{skipped}", f.name, f.passed(), f.total())?;
     }
     writeln!(out, "total: {}/{}", summary.passed(), summary.total())?;
-    let skipped = match summary.skipped() {
-        0 => String::new(),
-        n => format!(", {n} skipped"),
-    };
+    let mut extra = String::new();
+    if summary.skipped() > 0 {
+        extra.push_str(&format!(", {} skipped", summary.skipped()));
+    }
+    if summary.file_errors() > 0 {
+        extra.push_str(&format!(", {} files not run", summary.file_errors()));
+    }
     writeln!(
         out,
-        "{} passed, {} failed{skipped}",
+        "{} passed, {} failed{extra}",
         summary.passed(),
         summary.failed()
     )
@@ -236,6 +269,15 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn long_failures_are_cut() {
+        let text: Vec<String> = (0..FAILURE_LINES_MAX + 5).map(|i| i.to_string()).collect();
+        let out = indent(&text.join("\n"));
+        assert_eq!(out.lines().count(), FAILURE_LINES_MAX + 1);
+        assert!(out.ends_with("    … 5 more lines"), "{out}");
+        assert_eq!(indent("a\nb"), "    a\n    b");
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! A failing eval never stops the file. A load that fails does (later
 //! evals would judge the wrong data); those evals are reported as failed
 //! with the load's error. Each instant eval is also re-run as a range query
-//! around its time, as upstream does, because that catches real engine
-//! bugs (see [`RunOptions::range_agreement`]).
+//! around its time and with its selectors pinned by `@` (see
+//! [`RunOptions`]), as upstream does, because that catches real engine
+//! bugs. Every query runs on a worker thread with a timeout; a file whose
+//! queries keep timing out is given up after [`TIMEOUTS_PER_FILE_MAX`].
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -28,6 +31,9 @@ use crate::series::Slot;
 
 /// Default time one query may take before the eval is failed.
 pub const EVAL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+/// After this many queries of one file time out, its remaining evals are
+/// failed without running: each timed-out worker may keep a core busy.
+pub const TIMEOUTS_PER_FILE_MAX: usize = 3;
 /// Range-mode agreement runs from one minute before to one minute after
 /// the instant eval's time, at a one-minute step.
 const AGREEMENT_STEP_MS: i64 = 60_000;
@@ -180,16 +186,20 @@ pub fn run_script(
             return report;
         }
     };
-    let mut storage = MemStorage::new();
+    let mut session = Session {
+        storage: MemStorage::new(),
+        opts,
+        timeouts: Cell::new(0),
+    };
     let mut load_failure: Option<String> = None;
     for cmd in &script.commands {
         match cmd {
             // A fresh store rather than `clear()`: a timed-out worker may
             // still hold the old one.
-            Command::Clear { .. } => storage = MemStorage::new(),
+            Command::Clear { .. } => session.storage = MemStorage::new(),
             Command::Load(load) => {
                 if load_failure.is_none()
-                    && let Err(e) = load_into(&storage, load)
+                    && let Err(e) = load_into(&session.storage, load)
                 {
                     load_failure = Some(e.to_string());
                 }
@@ -197,7 +207,10 @@ pub fn run_script(
             Command::Eval(eval) => {
                 let outcome = match &load_failure {
                     Some(why) => Err(format!("not run: an earlier load failed: {why}")),
-                    None => judge_eval(&storage, eval, opts),
+                    None if session.timeouts.get() >= TIMEOUTS_PER_FILE_MAX => Err(format!(
+                        "not run: {TIMEOUTS_PER_FILE_MAX} queries of this file timed out already"
+                    )),
+                    None => judge_eval(&session, eval),
                 };
                 let outcome = match (skips.get(&eval.line), outcome) {
                     (Some(reason), o) => Outcome::Skipped {
@@ -297,8 +310,28 @@ fn append_nhcb(
     Ok(())
 }
 
+/// The state evals of one file run against.
+struct Session<'a> {
+    storage: MemStorage,
+    opts: &'a RunOptions,
+    /// Queries that timed out so far.
+    timeouts: Cell<usize>,
+}
+
+impl Session<'_> {
+    /// Runs one query, counting timeouts.
+    fn query(&self, expr: &str, query: Query) -> Result<Output, ExecError> {
+        let r = execute(&self.storage, expr, query, self.opts.eval_timeout);
+        if matches!(r, Err(ExecError::Timeout(_))) {
+            self.timeouts.set(self.timeouts.get() + 1);
+        }
+        r
+    }
+}
+
 /// Runs one eval and judges it; `Err` holds the readable failure.
-pub fn judge_eval(storage: &MemStorage, eval: &Eval, opts: &RunOptions) -> Result<(), String> {
+fn judge_eval(session: &Session<'_>, eval: &Eval) -> Result<(), String> {
+    let opts = session.opts;
     let (query, grid) = match eval.kind {
         EvalKind::Range {
             start_ms,
@@ -325,13 +358,13 @@ pub fn judge_eval(storage: &MemStorage, eval: &Eval, opts: &RunOptions) -> Resul
             }),
         ),
     };
-    let result = execute(storage, &eval.expr, query, opts.eval_timeout);
+    let result = session.query(&eval.expr, query);
     let out = judge_result(eval, result, grid)?;
     let EvalKind::Instant { at_ms } = eval.kind else {
         return Ok(());
     };
     if let Some(out) = out {
-        check_range_agreement(storage, eval, &eval.expr, &out, at_ms, opts)?;
+        check_range_agreement(session, eval, &eval.expr, &out, at_ms)?;
     }
     if !opts.at_variants {
         return Ok(());
@@ -340,15 +373,10 @@ pub fn judge_eval(storage: &MemStorage, eval: &Eval, opts: &RunOptions) -> Resul
         return Ok(());
     };
     for t in times {
-        let result = execute(
-            storage,
-            &pinned,
-            Query::Instant { at_ms: t },
-            opts.eval_timeout,
-        );
+        let result = session.query(&pinned, Query::Instant { at_ms: t });
         let context = |e: String| format!("with @ pinned, `{pinned}` evaluated at t={t}ms: {e}");
         if let Some(out) = judge_result(eval, result, grid).map_err(context)? {
-            check_range_agreement(storage, eval, &pinned, &out, t, opts).map_err(context)?;
+            check_range_agreement(session, eval, &pinned, &out, t).map_err(context)?;
         }
     }
     Ok(())
@@ -363,6 +391,7 @@ fn judge_result(
 ) -> Result<Option<Output>, String> {
     match result {
         Err(ExecError::Query(msg)) => check_error(eval, &msg).map(|()| None),
+        Err(ExecError::Parse(msg)) => Err(format!("the expression does not parse: {msg}")),
         Err(ExecError::Panic(msg)) => Err(format!("engine panicked: {msg}")),
         Err(ExecError::Timeout(d)) => Err(format!("no answer within {d:?} (timed out)")),
         Ok(out) => {
@@ -389,14 +418,13 @@ fn agreement_applies(eval: &Eval) -> bool {
 /// Runs `expr` as a range query around `at_ms` and judges its point at
 /// `at_ms` like the instant result (when the check applies).
 fn check_range_agreement(
-    storage: &MemStorage,
+    session: &Session<'_>,
     eval: &Eval,
     expr: &str,
     instant: &Output,
     at_ms: i64,
-    opts: &RunOptions,
 ) -> Result<(), String> {
-    if !opts.range_agreement || !agreement_applies(eval) {
+    if !session.opts.range_agreement || !agreement_applies(eval) {
         return Ok(());
     }
     let query = Query::Range {
@@ -405,7 +433,7 @@ fn check_range_agreement(
         step_ms: AGREEMENT_STEP_MS,
     };
     let context = "in range mode (T-1m to T+1m, step 1m)";
-    let matrix = match execute(storage, expr, query, opts.eval_timeout) {
+    let matrix = match session.query(expr, query) {
         Ok(Output {
             value: ResultValue::Matrix(m),
             ..
@@ -416,7 +444,9 @@ fn check_range_agreement(
                 other.value
             ));
         }
-        Err(ExecError::Query(e)) => return Err(format!("{context}: unexpected error: {e}")),
+        Err(ExecError::Query(e) | ExecError::Parse(e)) => {
+            return Err(format!("{context}: unexpected error: {e}"));
+        }
         Err(ExecError::Panic(e)) => return Err(format!("{context}: engine panicked: {e}")),
         Err(ExecError::Timeout(d)) => return Err(format!("{context}: no answer within {d:?}")),
     };

@@ -305,34 +305,8 @@ fn parse_load(block: &[(usize, &str)]) -> Result<Load> {
             continue;
         }
         let SeriesLine { labels, slots } = parse_series_line(l).map_err(|e| at_line(no, e))?;
-        let start_offsets = match pending.take() {
-            Some((pno, st)) => {
-                if st.labels != labels {
-                    return perr(
-                        pno,
-                        1,
-                        "@st metric does not match the following sample line",
-                    );
-                }
-                if st.offsets.len() != slots.len() {
-                    return perr(
-                        pno,
-                        1,
-                        format!(
-                            "@st line has {} values but the sample line has {}",
-                            st.offsets.len(),
-                            slots.len()
-                        ),
-                    );
-                }
-                Some(st.offsets)
-            }
-            // A standalone `@st` line applies to later lines, cycling.
-            None => default_st
-                .as_ref()
-                .filter(|d| !d.is_empty())
-                .map(|d| (0..slots.len()).map(|i| d[i % d.len()]).collect()),
-        };
+        let start_offsets =
+            start_offsets(pending.take(), default_st.as_deref(), &labels, slots.len())?;
         load.series.push(LoadSeries {
             line: no,
             labels,
@@ -344,6 +318,40 @@ fn parse_load(block: &[(usize, &str)]) -> Result<Load> {
         return perr(pno, 1, "@st line has no following sample line");
     }
     Ok(load)
+}
+
+/// The start-time offsets of a sample line: from the `@st` line just
+/// before it (which must name the same series and cover as many slots), or
+/// from a standalone `@st` line earlier in the block, cycled.
+fn start_offsets(
+    pending: Option<(usize, StartTimes)>,
+    default: Option<&[Option<i64>]>,
+    labels: &Labels,
+    slots: usize,
+) -> Result<Option<Vec<Option<i64>>>> {
+    let Some((pno, st)) = pending else {
+        return Ok(default
+            .filter(|d| !d.is_empty())
+            .map(|d| (0..slots).map(|i| d[i % d.len()]).collect()));
+    };
+    if st.labels != *labels {
+        return perr(
+            pno,
+            1,
+            "@st metric does not match the following sample line",
+        );
+    }
+    if st.offsets.len() != slots {
+        return perr(
+            pno,
+            1,
+            format!(
+                "@st line has {} values but the sample line has {slots}",
+                st.offsets.len()
+            ),
+        );
+    }
+    Ok(Some(st.offsets))
 }
 
 static INSTANT_RE: LazyLock<Regex> = LazyLock::new(|| {

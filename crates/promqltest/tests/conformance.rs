@@ -15,7 +15,9 @@
 
 use std::path::{Path, PathBuf};
 
-use beacon_promqltest::{SkipList, print_summary, run_files};
+use std::io::Write;
+
+use beacon_promqltest::{SkipList, print_counts, print_failures, run_files};
 
 const SUITE_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -36,12 +38,20 @@ fn baseline() -> usize {
         .expect("conformance-baseline.txt holds a number")
 }
 
+/// Writes straight to the process's stderr, which the test harness does not
+/// capture: the counts show on every run, not only with `--nocapture`.
+fn shout(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 #[test]
 fn promql_conformance_suite() {
     let dir = Path::new(SUITE_DIR);
     let Ok(entries) = std::fs::read_dir(dir) else {
-        println!("promql conformance: SUITE NOT FOUND at {}", dir.display());
-        eprintln!("promql conformance: SUITE NOT FOUND at {}", dir.display());
+        shout(&format!(
+            "promql conformance: SUITE NOT FOUND at {}\n",
+            dir.display()
+        ));
         return;
     };
     let mut files: Vec<PathBuf> = entries
@@ -69,16 +79,21 @@ fn promql_conformance_suite() {
     }
     let started = std::time::Instant::now();
     let summary = run_files(&files, &SkipList::empty());
+    // The diffs go to the captured output (shown with --nocapture or when
+    // the test fails); the counts always show.
     let mut out = Vec::new();
-    print_summary(&summary, &mut out).expect("writing to memory");
+    print_failures(&summary, &mut out).expect("writing to memory");
     println!("{}", String::from_utf8_lossy(&out));
+    let mut counts = Vec::new();
+    print_counts(&summary, &mut counts).expect("writing to memory");
     let passed = summary.passed();
     let floor = baseline();
-    println!(
-        "promql conformance: {passed}/{} passed (suite has {SUITE_EVALS}), baseline {floor}, {:.1}s",
+    shout(&format!(
+        "{}promql conformance: {passed}/{} passed (suite has {SUITE_EVALS}), baseline {floor}, {:.1}s\n",
+        String::from_utf8_lossy(&counts),
         summary.total(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     if filter.is_some() {
         println!("promql conformance: filtered run, baseline not checked");
         return;

@@ -68,7 +68,7 @@ fn every_eval_gets_a_precise_verdict() {
         "11: failed: expected an error matching anything, but the query succeeded"
     );
     assert!(
-        got[3].starts_with("14: failed: unexpected error: "),
+        got[3].starts_with("14: failed: the expression does not parse: "),
         "{}",
         got[3]
     );
@@ -120,4 +120,76 @@ fn a_file_that_does_not_parse_fails_all_its_evals() {
         (report.passed(), report.failed(), report.total()),
         (0, 1, 1)
     );
+}
+
+#[test]
+fn timeouts_fail_evals_and_stop_the_file_after_a_few() {
+    // A nanosecond is too short for nearly every query; a few may still
+    // win the race, so the test only relies on timeouts adding up.
+    let opts = RunOptions {
+        eval_timeout: std::time::Duration::from_nanos(1),
+        ..RunOptions::default()
+    };
+    let script = format!(
+        "load 1m\n  up 1\n{}",
+        "\neval instant at 1m up\n  up 1\n".repeat(8)
+    );
+    let report = run_script("slow.test", &script, &opts, &BTreeMap::new());
+    let not_run = format!(
+        "not run: {} queries of this file timed out already",
+        beacon_promqltest::runner::TIMEOUTS_PER_FILE_MAX
+    );
+    for e in &report.evals {
+        if let Outcome::Failed(why) = &e.outcome {
+            assert!(
+                why.contains("no answer within 1ns") || *why == not_run,
+                "{why}"
+            );
+        }
+    }
+    assert_eq!(report.evals.len(), 8);
+    assert_eq!(report.evals[7].outcome, Outcome::Failed(not_run));
+}
+
+#[test]
+fn run_files_applies_the_skip_list_and_reports_unused_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.test");
+    let b = dir.path().join("b.test");
+    std::fs::write(&a, "load 1m\n  up 1\n\neval instant at 0 up\n  up 2\n").unwrap();
+    std::fs::write(&b, "load 1m\n  up 1\n\neval instant at 0 up\n  up 1\n").unwrap();
+    let skips = beacon_promqltest::SkipList::parse(
+        "a.test:4 wrong on purpose\na.test:99 no such eval\nother.test:1 not run here\n",
+        std::path::Path::new("skip.txt"),
+    )
+    .unwrap();
+    let summary = beacon_promqltest::run_files(&[a, b, dir.path().join("missing.test")], &skips);
+    assert_eq!(summary.unused_skips, vec!["a.test:99".to_owned()]);
+    assert_eq!(
+        (
+            summary.passed(),
+            summary.failed(),
+            summary.skipped(),
+            summary.total()
+        ),
+        (1, 0, 1, 2)
+    );
+    assert!(
+        summary.files[2].error.is_some(),
+        "a missing file is reported"
+    );
+    let mut out = Vec::new();
+    beacon_promqltest::print_summary(&summary, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("SKIP a.test:4: eval instant at 0s up (wrong on purpose)\n"),
+        "{text}"
+    );
+    assert!(text.contains("unused skip entry: a.test:99"), "{text}");
+    assert!(text.contains("FAIL missing.test: "), "{text}");
+    assert!(
+        text.ends_with("total: 1/2\n1 passed, 0 failed, 1 skipped, 1 files not run\n"),
+        "{text}"
+    );
+    assert!(!summary.all_passed());
 }

@@ -99,7 +99,7 @@ impl ScrapeCache {
         std::mem::swap(&mut self.series_prev, &mut self.series_cur);
         self.series_cur.clear();
         let iter = self.iter;
-        if iter % CACHE_STALE_ITERATIONS == 0 {
+        if iter.is_multiple_of(CACHE_STALE_ITERATIONS) {
             self.entries
                 .retain(|_, e| iter - e.last_iter <= CACHE_STALE_ITERATIONS);
             let before = self.metadata.len();

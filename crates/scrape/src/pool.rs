@@ -99,7 +99,7 @@ impl ScrapePool {
         }
         let limit = self.cfg.opts.limits.target_limit;
         let count = set.active.len();
-        let forced = (limit > 0 && count > limit).then(|| Error::TargetLimit { count, limit });
+        let forced = (limit > 0 && count > limit).then_some(Error::TargetLimit { count, limit });
         if forced.is_some() {
             ScrapeStats::inc(&self.env.stats.exceeded_target_limit);
         }

@@ -10,7 +10,7 @@ use beacon_exposition::family::MetricFamily;
 use beacon_model::{Labels, Matcher, MetricType};
 use beacon_storage::{Querier, Queryable};
 use beacon_tsdb::Db;
-use beacon_web::backend::{BuildInfo, HeadStats};
+use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, HeadStats, TargetMetadata};
 use beacon_web::Backend;
 use parking_lot::RwLock;
 use serde_json::json;
@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::config::{ConfigSource, LoadedConfig};
 use crate::flags::Flags;
+use crate::scraping::Scraping;
 
 /// The database once it is open. Queries before that (which the
 /// readiness gate keeps out) get an error rather than a wait.
@@ -54,6 +55,8 @@ pub struct App {
     pub config_source: ConfigSource,
     pub config: RwLock<LoadedConfig>,
     pub db: Arc<DbHandle>,
+    /// Discovery and scraping, once the database is open.
+    pub scraping: RwLock<Option<Arc<Scraping>>>,
     pub ready: Arc<AtomicBool>,
     /// Woken by `/-/quit`.
     pub quit: Notify,
@@ -74,6 +77,7 @@ impl App {
             config_source,
             config: RwLock::new(config),
             db: Arc::new(DbHandle::default()),
+            scraping: RwLock::new(None),
             ready: Arc::new(AtomicBool::new(false)),
             quit: Notify::new(),
             start_time_s: now,
@@ -87,6 +91,12 @@ impl App {
     pub fn reload_config(&self) -> anyhow::Result<()> {
         match self.config_source.load() {
             Ok(c) => {
+                let scraping = self.scraping.read().clone();
+                if let Some(s) = scraping
+                    && let Err(e) = tokio::runtime::Handle::current().block_on(s.apply(&c.config))
+                {
+                    tracing::error!(msg = "Applying the scrape configuration failed", err = %e);
+                }
                 *self.config.write() = c;
                 self.reload_ok.store(true, Ordering::Relaxed);
                 self.reload_time_bits
@@ -145,7 +155,40 @@ fn snapshot_suffix() -> String {
 
 impl Backend for App {
     fn config_yaml(&self) -> String {
-        self.config.read().yaml.clone()
+        self.config.read().config.to_yaml()
+    }
+
+    fn active_targets(&self) -> Vec<ActiveTarget> {
+        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.active_targets())
+    }
+
+    fn dropped_targets(&self) -> Vec<DroppedTarget> {
+        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.dropped_targets())
+    }
+
+    fn target_metadata(&self) -> Vec<TargetMetadata> {
+        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.metadata())
+    }
+
+    fn scrape_pools(&self) -> Vec<String> {
+        self.config
+            .read()
+            .config
+            .all_scrape_configs()
+            .map(|sc| sc.job_name.clone())
+            .collect()
+    }
+
+    fn external_labels(&self) -> Labels {
+        let c = self.config.read();
+        Labels::from_pairs(
+            c.config
+                .global
+                .external_labels
+                .0
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
     }
 
     fn flags(&self) -> Vec<(String, String)> {
@@ -262,6 +305,9 @@ impl Backend for App {
             if self.ready.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
         );
         crate::process::collect(out, self.start_time_s);
+        if let Some(s) = self.scraping.read().as_ref() {
+            s.collect(out);
+        }
         if let Some(db) = self.db.get() {
             tsdb_metrics(out, &db.stats());
         }

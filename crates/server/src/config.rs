@@ -1,27 +1,16 @@
-//! Loading `prometheus.yml`: from `--config.file`, or the embedded
-//! default (scrape this server itself) when the default path is absent.
+//! Loading `prometheus.yml`: from `--config.file`, or Beacon's embedded
+//! default (which scrapes this server itself) when the default path is
+//! absent and no `--config.file` was given.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-
-/// The configuration used when no `prometheus.yml` exists and no
-/// `--config.file` was given: scrape this server every 15 s.
-pub const DEFAULT_CONFIG: &str = "\
-global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-scrape_configs:
-  - job_name: prometheus
-    static_configs:
-      - targets: ['localhost:9090']
-";
+use anyhow::Result;
+use beacon_config::{Config, DEFAULT_CONFIG};
 
 /// A configuration as loaded.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
-    /// The YAML text (shown by `/api/v1/status/config`).
-    pub yaml: String,
+    pub config: Config,
     /// Where it came from; `None` for the embedded default.
     pub path: Option<PathBuf>,
 }
@@ -36,34 +25,17 @@ pub struct ConfigSource {
 }
 
 impl ConfigSource {
-    /// Reads and checks the configuration.
+    /// Reads and validates the configuration.
     pub fn load(&self) -> Result<LoadedConfig> {
         if !self.explicit && !self.path.exists() {
-            return Ok(LoadedConfig {
-                yaml: DEFAULT_CONFIG.to_owned(),
-                path: None,
-            });
+            let config = Config::from_yaml_str(DEFAULT_CONFIG, "embedded default configuration")?;
+            return Ok(LoadedConfig { config, path: None });
         }
-        load_file(&self.path)
-    }
-}
-
-fn load_file(path: &Path) -> Result<LoadedConfig> {
-    let yaml = std::fs::read_to_string(path)
-        .with_context(|| format!("reading configuration file {}", path.display()))?;
-    check(&yaml).with_context(|| format!("parsing configuration file {}", path.display()))?;
-    Ok(LoadedConfig {
-        yaml,
-        path: Some(path.to_owned()),
-    })
-}
-
-/// Checks that the text is a YAML mapping.
-fn check(yaml: &str) -> Result<()> {
-    let v: serde_json::Value = serde_saphyr::from_str(yaml).map_err(|e| anyhow::anyhow!("{e}"))?;
-    match v {
-        serde_json::Value::Object(_) | serde_json::Value::Null => Ok(()),
-        _ => anyhow::bail!("the configuration must be a YAML mapping"),
+        let config = Config::load(&self.path)?;
+        Ok(LoadedConfig {
+            config,
+            path: Some(self.path.clone()),
+        })
     }
 }
 
@@ -79,15 +51,17 @@ mod tests {
             path: path.clone(),
             explicit: false,
         };
-        assert!(implicit.load().unwrap().path.is_none());
+        let d = implicit.load().unwrap();
+        assert!(d.path.is_none());
+        assert!(!d.config.scrape_configs.is_empty(), "the default scrapes itself");
         let explicit = ConfigSource {
             path: path.clone(),
             explicit: true,
         };
         assert!(explicit.load().is_err());
-        std::fs::write(&path, "global: [unclosed").unwrap();
+        std::fs::write(&path, "scrape_configs:\n  - job_name: x\n    bogus: 1\n").unwrap();
         assert!(implicit.load().is_err());
-        std::fs::write(&path, DEFAULT_CONFIG).unwrap();
-        assert_eq!(implicit.load().unwrap().yaml, DEFAULT_CONFIG);
+        std::fs::write(&path, "scrape_configs:\n  - job_name: x\n").unwrap();
+        assert_eq!(implicit.load().unwrap().config.scrape_configs[0].job_name, "x");
     }
 }

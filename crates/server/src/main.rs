@@ -7,6 +7,7 @@ mod config;
 mod flags;
 mod logging;
 mod process;
+mod scraping;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -109,6 +110,7 @@ async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
         explicit: explicit_config,
     };
     let config = source.load()?;
+    tracing::info!(msg = "Loaded configuration file", filename = %config.path.as_ref().map_or_else(|| "(embedded default)".to_owned(), |p| p.display().to_string()));
     if config.path.is_none() {
         tracing::info!(
             msg = "No configuration file found; using the embedded default configuration, which scrapes this server itself",
@@ -141,12 +143,17 @@ async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
     });
 
     open_db(&app, tsdb_opts).await?;
+    start_scraping(&app).await;
     let compactor = tokio::spawn(compaction_loop(Arc::clone(&app)));
     wait_for_exit(&app).await?;
 
     tracing::info!(msg = "Stopping the server");
     app.ready.store(false, Ordering::Release);
     compactor.abort();
+    let scraping = app.scraping.write().take();
+    if let Some(s) = scraping {
+        s.stop().await;
+    }
     stop.notify_waiters();
     stop.notify_one();
     if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
@@ -170,6 +177,13 @@ async fn open_db(app: &Arc<App>, opts: beacon_tsdb::Options) -> Result<()> {
         duration = ?started.elapsed()
     );
     Ok(())
+}
+
+async fn start_scraping(app: &Arc<App>) {
+    let Some(db) = app.db.get() else { return };
+    let config = app.config.read().config.clone();
+    let s = scraping::Scraping::start(db, &config).await;
+    *app.scraping.write() = Some(Arc::new(s));
 }
 
 async fn compaction_loop(app: Arc<App>) {

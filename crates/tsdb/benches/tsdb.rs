@@ -49,36 +49,87 @@ fn node_like(hosts: usize, seed: u64) -> Vec<(Labels, Shape)> {
     for h in 0..hosts {
         let inst = format!("host-{h:05}:9100");
         let base = |name: &str, extra: &[(&str, &str)]| {
-            let mut pairs = vec![("__name__", name), ("instance", inst.as_str()), ("job", "node")];
+            let mut pairs = vec![
+                ("__name__", name),
+                ("instance", inst.as_str()),
+                ("job", "node"),
+            ];
             pairs.extend_from_slice(extra);
             Labels::from_pairs(pairs)
         };
         for cpu in 0..4 {
             let c = cpu.to_string();
-            for mode in ["idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice"] {
+            for mode in [
+                "idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice",
+            ] {
                 let rate = if mode == "idle" { 1500 } else { rng.below(40) };
-                out.push((base("node_cpu_seconds_total", &[("cpu", &c), ("mode", mode)]), Shape::Counter { rate }));
+                out.push((
+                    base("node_cpu_seconds_total", &[("cpu", &c), ("mode", mode)]),
+                    Shape::Counter { rate },
+                ));
             }
         }
-        for m in ["MemFree_bytes", "Cached_bytes", "Buffers_bytes", "Active_bytes", "Dirty_bytes"] {
-            out.push((base(&format!("node_memory_{m}"), &[]), Shape::Gauge { scale: 4096.0 }));
+        for m in [
+            "MemFree_bytes",
+            "Cached_bytes",
+            "Buffers_bytes",
+            "Active_bytes",
+            "Dirty_bytes",
+        ] {
+            out.push((
+                base(&format!("node_memory_{m}"), &[]),
+                Shape::Gauge { scale: 4096.0 },
+            ));
         }
         for m in ["MemTotal_bytes", "SwapTotal_bytes", "HugePages_Total"] {
-            out.push((base(&format!("node_memory_{m}"), &[]), Shape::Constant(8.0e9)));
+            out.push((
+                base(&format!("node_memory_{m}"), &[]),
+                Shape::Constant(8.0e9),
+            ));
         }
         for dev in ["vda", "vdb"] {
-            for m in ["reads_completed_total", "writes_completed_total", "read_bytes_total", "written_bytes_total"] {
-                out.push((base(&format!("node_disk_{m}"), &[("device", dev)]), Shape::Counter { rate: rng.below(5000) }));
+            for m in [
+                "reads_completed_total",
+                "writes_completed_total",
+                "read_bytes_total",
+                "written_bytes_total",
+            ] {
+                out.push((
+                    base(&format!("node_disk_{m}"), &[("device", dev)]),
+                    Shape::Counter {
+                        rate: rng.below(5000),
+                    },
+                ));
             }
-            out.push((base("node_filesystem_avail_bytes", &[("device", dev), ("mountpoint", "/")]), Shape::Gauge { scale: 4096.0 }));
-            out.push((base("node_filesystem_size_bytes", &[("device", dev), ("mountpoint", "/")]), Shape::Constant(1.0e11)));
+            out.push((
+                base(
+                    "node_filesystem_avail_bytes",
+                    &[("device", dev), ("mountpoint", "/")],
+                ),
+                Shape::Gauge { scale: 4096.0 },
+            ));
+            out.push((
+                base(
+                    "node_filesystem_size_bytes",
+                    &[("device", dev), ("mountpoint", "/")],
+                ),
+                Shape::Constant(1.0e11),
+            ));
         }
-        for le in ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "+Inf"] {
-            out.push((base("node_scrape_duration_seconds_bucket", &[("le", le)]), Shape::Bucket { rate: 1 }));
+        for le in [
+            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "+Inf",
+        ] {
+            out.push((
+                base("node_scrape_duration_seconds_bucket", &[("le", le)]),
+                Shape::Bucket { rate: 1 },
+            ));
         }
         out.push((base("node_load1", &[]), Shape::Gauge { scale: 0.01 }));
         out.push((base("node_boot_time_seconds", &[]), Shape::Constant(1.7e9)));
-        out.push((base("node_uname_info", &[("release", "6.1.0")]), Shape::Constant(1.0)));
+        out.push((
+            base("node_uname_info", &[("release", "6.1.0")]),
+            Shape::Constant(1.0),
+        ));
     }
     out
 }
@@ -127,7 +178,10 @@ fn fill(db: &Db, series: &[(Labels, Shape)], steps: i64, seed: u64) -> u64 {
 }
 
 fn no_wal() -> Options {
-    Options { wal: false, ..Options::default() }
+    Options {
+        wal: false,
+        ..Options::default()
+    }
 }
 
 /// Bytes per sample of the blocks in `dir` (index, chunks and meta).
@@ -146,7 +200,10 @@ fn figure_synthetic_compression() {
     fill(&db, &series, 3 * TWO_HOURS_MS / INTERVAL_MS, 7);
     db.compact_if_needed().unwrap();
     let (bps, n) = bytes_per_sample(&db);
-    println!("FIGURE bytes_per_sample synthetic node-like ({} series, 15 s, {n} samples in blocks): {bps:.3}", series.len());
+    println!(
+        "FIGURE bytes_per_sample synthetic node-like ({} series, 15 s, {n} samples in blocks): {bps:.3}",
+        series.len()
+    );
 }
 
 /// Parses `{a="b",c="d"}` as the recording prints labels.
@@ -180,14 +237,19 @@ fn parse_labels(name: &str, s: &str) -> Labels {
 }
 
 fn figure_real_compression() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench/data/node_exporter.json.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/bench/data/node_exporter.json.gz"
+    );
     let Ok(f) = std::fs::File::open(path) else {
         println!("FIGURE bytes_per_sample real recording: RECORDING NOT FOUND at {path}");
         return;
     };
     let mut text = String::new();
     use std::io::Read;
-    flate2::read::GzDecoder::new(f).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .unwrap();
     let doc: serde_json::Value = match serde_json::from_str(&text) {
         Ok(d) => d,
         Err(e) => {
@@ -195,7 +257,12 @@ fn figure_real_compression() {
             return;
         }
     };
-    let offsets: Vec<i64> = doc["offsets_ms"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let offsets: Vec<i64> = doc["offsets_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     let t0 = (doc["t0"].as_f64().unwrap() * 1000.0) as i64;
     let mut series = Vec::new();
     for s in doc["series"].as_array().unwrap() {
@@ -208,7 +275,14 @@ fn figure_real_compression() {
         series.push((labels, vals));
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { block_range_ms: 3_600_000, ..no_wal() }).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            block_range_ms: 3_600_000,
+            ..no_wal()
+        },
+    )
+    .unwrap();
     let mut refs = vec![SeriesRef::NONE; series.len()];
     // The 600 s recording is replayed 12 times back to back (2 h of data at
     // its real 1 s interval), each pass continuing the counters.
@@ -218,14 +292,23 @@ fn figure_real_compression() {
         for (k, off) in offsets.iter().enumerate() {
             let t = t0 + p * 600_000 + off;
             for (i, (l, vals)) in series.iter().enumerate() {
-                refs[i] = app.append(refs[i], l, t, vals[k.min(vals.len() - 1)]).unwrap();
+                refs[i] = app
+                    .append(refs[i], l, t, vals[k.min(vals.len() - 1)])
+                    .unwrap();
             }
         }
         app.commit().unwrap();
     }
-    db.compact_head(beacon_tsdb::series::range_start(t0, 3_600_000), beacon_tsdb::series::range_start(t0, 3_600_000) + 3 * 3_600_000).unwrap();
+    db.compact_head(
+        beacon_tsdb::series::range_start(t0, 3_600_000),
+        beacon_tsdb::series::range_start(t0, 3_600_000) + 3 * 3_600_000,
+    )
+    .unwrap();
     let (bps, n) = bytes_per_sample(&db);
-    println!("FIGURE bytes_per_sample real node_exporter recording ({} series, 1 s, {n} samples): {bps:.3}", series.len());
+    println!(
+        "FIGURE bytes_per_sample real node_exporter recording ({} series, 1 s, {n} samples): {bps:.3}",
+        series.len()
+    );
 }
 
 fn rss_kib() -> u64 {
@@ -270,7 +353,11 @@ fn figure_replay() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(db.stats().head_samples_appended_total, n);
-    println!("FIGURE WAL replay ({n} samples, {} series): {:.1} M samples/s", series.len(), n as f64 / secs / 1e6);
+    println!(
+        "FIGURE WAL replay ({n} samples, {} series): {:.1} M samples/s",
+        series.len(),
+        n as f64 / secs / 1e6
+    );
 }
 
 fn bench_append(c: &mut Criterion) {
@@ -279,7 +366,14 @@ fn bench_append(c: &mut Criterion) {
     g.throughput(Throughput::Elements(series.len() as u64));
     for (name, wal) in [("cached_refs_wal", true), ("cached_refs_no_wal", false)] {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Options { wal, ..Options::default() }).unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                wal,
+                ..Options::default()
+            },
+        )
+        .unwrap();
         let mut refs = vec![SeriesRef::NONE; series.len()];
         let mut t = 0i64;
         g.bench_function(name, |b| {
@@ -303,7 +397,14 @@ fn bench_select(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(series.len() as u64 * steps as u64));
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { block_range_ms: TWO_HOURS_MS, ..no_wal() }).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            block_range_ms: TWO_HOURS_MS,
+            ..no_wal()
+        },
+    )
+    .unwrap();
     fill(&db, &series, steps, 3);
     let run = |db: &Db| {
         let q = db.querier(0, TWO_HOURS_MS).unwrap();
@@ -324,10 +425,13 @@ fn bench_select(c: &mut Criterion) {
 }
 
 fn main() {
-    figure_synthetic_compression();
-    figure_real_compression();
-    figure_memory();
-    figure_replay();
+    // Figures take a minute; skip them when only timing (e.g. profiling).
+    if std::env::var_os("BEACON_TSDB_BENCH_NO_FIGURES").is_none() {
+        figure_synthetic_compression();
+        figure_real_compression();
+        figure_memory();
+        figure_replay();
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_append(&mut c);
     bench_select(&mut c);

@@ -15,12 +15,12 @@ use beacon_model::{Labels, Matcher};
 use hashbrown::HashMap;
 use parking_lot::{Mutex, RwLock};
 
+use crate::Result;
 use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part, is_deleted};
 use crate::postings::{PostingsIndex, postings_for_matchers, union};
 use crate::record::{Record, RefSample, Tombstone};
-use crate::series::{MemSeries, judge};
+use crate::series::{MemSeries, Pending, Verdict, judge};
 use crate::wal::{self, ReplayStats, Wal, WalOptions};
-use crate::{Error, Result};
 
 mod appender;
 mod postings;
@@ -197,12 +197,15 @@ impl Head {
             }
             Record::Samples(samples) => {
                 let reg = self.registry.read();
-                for RefSample { id, t, v } in samples {
-                    let id = alias.get(&id).copied().unwrap_or(id);
-                    if let Some(s) = reg.get(id) {
-                        self.apply_sample(s, t, v);
-                    }
-                }
+                let resolved = samples.iter().filter_map(|&RefSample { id, t, v }| {
+                    let id = if alias.is_empty() {
+                        id
+                    } else {
+                        alias.get(&id).copied().unwrap_or(id)
+                    };
+                    reg.get(id).map(|s| (&**s, t, v))
+                });
+                self.apply_samples(resolved);
             }
             Record::Tombstones(stones) => {
                 let mut ts = self.tombstones.write();
@@ -272,29 +275,47 @@ impl Head {
         min_valid.max(maxt.saturating_sub(self.opts.chunk_range_ms / 2))
     }
 
-    fn apply_sample(&self, s: &MemSeries, t: i64, v: f64) {
-        if t < self.min_valid_t.load(Ordering::Relaxed) {
-            self.counters
-                .samples_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            return;
+    /// Applies samples in order, updating the head's bounds and counters
+    /// once for the lot.
+    fn apply_samples<'s>(&self, samples: impl Iterator<Item = (&'s MemSeries, i64, f64)>) {
+        let min_valid = self.min_valid_t.load(Ordering::Relaxed);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let (mut stored, mut rejected) = (0u64, 0u64);
+        let mut ooo_min_t = self.ooo_min_t();
+        for (s, t, v) in samples {
+            if t < min_valid {
+                rejected += 1;
+                continue;
+            }
+            if s.data
+                .lock()
+                .apply(t, v, ooo_min_t, self.opts.chunk_range_ms)
+            {
+                stored += 1;
+                lo = lo.min(t);
+                if t > hi {
+                    hi = t;
+                    // The window follows the newest sample, as it would
+                    // had the samples come one commit each.
+                    if self.opts.ooo_window_ms > 0 && t > self.maxt.load(Ordering::Relaxed) {
+                        self.maxt.fetch_max(t, Ordering::Relaxed);
+                        ooo_min_t = self.ooo_min_t();
+                    }
+                }
+            } else {
+                rejected += 1;
+            }
         }
-        let ooo_min_t = self.ooo_min_t();
-        let stored = s
-            .data
-            .lock()
-            .apply(t, v, ooo_min_t, self.opts.chunk_range_ms);
-        if stored {
-            self.counters
-                .samples_appended
-                .fetch_add(1, Ordering::Relaxed);
-            self.mint.fetch_min(t, Ordering::Relaxed);
-            self.maxt.fetch_max(t, Ordering::Relaxed);
-        } else {
-            self.counters
-                .samples_rejected
-                .fetch_add(1, Ordering::Relaxed);
+        if stored > 0 {
+            self.mint.fetch_min(lo, Ordering::Relaxed);
+            self.maxt.fetch_max(hi, Ordering::Relaxed);
         }
+        self.counters
+            .samples_appended
+            .fetch_add(stored, Ordering::Relaxed);
+        self.counters
+            .samples_rejected
+            .fetch_add(rejected, Ordering::Relaxed);
     }
 
     /// An appender.
@@ -447,7 +468,7 @@ impl Head {
                 new_mint = new_mint.min(lo);
             }
             drop(d);
-            if empty && s.pending.load(Ordering::Acquire) == 0 {
+            if empty {
                 removed.push(s);
             }
         }
@@ -466,9 +487,10 @@ impl Head {
         let mut reg = self.registry.write();
         let mut ids = HashSet::new();
         for s in removed {
-            // Re-check under the registry lock: an appender may have found
-            // the series since (it bumps `pending` under the read lock).
-            if s.pending.load(Ordering::Acquire) == 0 && reg.remove(s.id).is_some() {
+            // References beyond the registry's and `removed`'s mean an
+            // appender (or a query) holds the series: keep it for now. Both
+            // take their reference under the registry lock held here.
+            if Arc::strong_count(s) <= 2 && reg.remove(s.id).is_some() {
                 ids.insert(s.id);
             }
         }
@@ -562,19 +584,27 @@ impl Head {
         series + self.postings.read().heap_bytes()
     }
 
-    /// Checks a sample against a series' newest one (for the appender).
-    fn judge_against(
-        &self,
-        s: &MemSeries,
-        pending: Option<(i64, u64)>,
-        t: i64,
-        v: f64,
-    ) -> Result<crate::series::Verdict> {
+    /// Checks a sample against a series' newest one (committed, or pending
+    /// in batch `batch`) and records it as the batch's newest.
+    fn judge_against(&self, s: &MemSeries, batch: u64, t: i64, v: f64) -> Result<Verdict> {
         if t < self.min_valid_time() {
             return Err(beacon_storage::AppendError::OutOfBounds.into());
         }
-        let last = pending.or_else(|| s.data.lock().last());
-        judge(last, t, v, self.ooo_min_t()).map_err(Error::from)
+        let ooo_min_t = self.ooo_min_t();
+        let mut d = s.data.lock();
+        let last = match d.pending {
+            Some(p) if p.batch == batch => Some((p.t, p.v)),
+            _ => d.last(),
+        };
+        let verdict = judge(last, t, v, ooo_min_t)?;
+        if matches!(verdict, Verdict::InOrder | Verdict::ReplaceLast) {
+            d.pending = Some(Pending {
+                batch,
+                t,
+                v: v.to_bits(),
+            });
+        }
+        Ok(verdict)
     }
 }
 

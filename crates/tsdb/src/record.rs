@@ -55,8 +55,14 @@ pub fn encode_series<'a>(out: &mut Vec<u8>, series: impl Iterator<Item = (u32, &
 /// Appends a samples record: the first sample in full, then deltas of id
 /// and time against the previous sample, values as raw bits.
 pub fn encode_samples(out: &mut Vec<u8>, samples: &[RefSample]) {
+    encode_samples_iter(out, samples.iter().copied());
+}
+
+/// `encode_samples` over any exactly sized sequence.
+pub fn encode_samples_iter(out: &mut Vec<u8>, samples: impl ExactSizeIterator<Item = RefSample>) {
     out.push(TYPE_SAMPLES);
     put_uvarint(out, samples.len() as u64);
+    out.reserve(samples.len() * 12);
     let (mut pid, mut pt) = (0i64, 0i64);
     for s in samples {
         put_varint(out, i64::from(s.id) - pid);

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::AtomicBool;
 
 use beacon_model::{Labels, is_stale_nan};
 use beacon_storage::AppendError;
@@ -30,6 +30,18 @@ pub struct SeriesData {
     pub open: Option<Box<OpenChunk>>,
     /// Out-of-order samples (timestamp → value bits), when a window is set.
     pub ooo: Option<Box<BTreeMap<i64, u64>>>,
+    /// The newest in-order sample an uncommitted batch added, with the
+    /// batch's id, so later appends in that batch are checked against it.
+    /// Another batch's id makes it stale; nothing needs clearing.
+    pub pending: Option<Pending>,
+}
+
+/// See `SeriesData::pending`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    pub batch: u64,
+    pub t: i64,
+    pub v: u64,
 }
 
 /// The chunk being appended to.
@@ -48,9 +60,6 @@ pub struct MemSeries {
     pub labels: Labels,
     /// Set once the series record is in the WAL (under the WAL lock).
     pub logged: AtomicBool,
-    /// Appenders holding uncommitted samples for the series; truncation
-    /// leaves such a series alone even when it has no data yet.
-    pub pending: AtomicU32,
     pub data: Mutex<SeriesData>,
 }
 
@@ -73,7 +82,6 @@ impl MemSeries {
             id,
             labels,
             logged: AtomicBool::new(false),
-            pending: AtomicU32::new(0),
             data: Mutex::new(SeriesData::default()),
         }
     }

@@ -77,7 +77,12 @@ pub fn analyze(dir: &Path, ulid: Option<&str>, limit: usize, out: &mut dyn Write
     let ix = b.index();
     let per_sample = b.size_bytes() as f64 / m.stats.num_samples.max(1) as f64;
     writeln!(out, "Block ID: {}", m.ulid).map_err(w(dir))?;
-    writeln!(out, "Duration: {}", format_duration_ms(m.max_time - m.min_time)).map_err(w(dir))?;
+    writeln!(
+        out,
+        "Duration: {}",
+        format_duration_ms(m.max_time - m.min_time)
+    )
+    .map_err(w(dir))?;
     writeln!(out, "Total Series: {}", ix.series_count()).map_err(w(dir))?;
     writeln!(out, "Total Samples: {}", m.stats.num_samples).map_err(w(dir))?;
     writeln!(out, "Bytes per sample: {per_sample:.3}").map_err(w(dir))?;
@@ -98,11 +103,23 @@ pub fn analyze(dir: &Path, ulid: Option<&str>, limit: usize, out: &mut dyn Write
         .into_iter()
         .map(|(v, c)| (c, v))
         .collect();
-    section(out, dir, "Highest cardinality metric names", metric_names, limit)?;
+    section(
+        out,
+        dir,
+        "Highest cardinality metric names",
+        metric_names,
+        limit,
+    )?;
     section(out, dir, "Most common label pairs", pairs, limit)
 }
 
-fn section(out: &mut dyn Write, dir: &Path, title: &str, mut rows: Vec<(usize, String)>, limit: usize) -> Result<()> {
+fn section(
+    out: &mut dyn Write,
+    dir: &Path,
+    title: &str,
+    mut rows: Vec<(usize, String)>,
+    limit: usize,
+) -> Result<()> {
     rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     writeln!(out, "\n{title}:").map_err(w(dir))?;
     for (n, name) in rows.into_iter().take(limit) {
@@ -113,7 +130,13 @@ fn section(out: &mut dyn Write, dir: &Path, title: &str, mut rows: Vec<(usize, S
 
 /// Every sample of the series matching `matchers` in `[mint, maxt]`, one
 /// `labels value timestamp` line each, series in label order.
-pub fn dump(dir: &Path, mint: i64, maxt: i64, matchers: &[Matcher], out: &mut dyn Write) -> Result<()> {
+pub fn dump(
+    dir: &Path,
+    mint: i64,
+    maxt: i64,
+    matchers: &[Matcher],
+    out: &mut dyn Write,
+) -> Result<()> {
     let blocks = open_blocks(dir)?;
     let mut by_labels: std::collections::BTreeMap<_, Vec<_>> = Default::default();
     for b in blocks.iter().filter(|b| b.overlaps(mint, maxt)) {
@@ -154,12 +177,25 @@ mod tests {
     #[test]
     fn list_analyze_dump() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Options { block_range_ms: 1000, ..Options::default() }).unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                block_range_ms: 1000,
+                ..Options::default()
+            },
+        )
+        .unwrap();
         let mut app = db.appender();
         for t in (0..2000).step_by(100) {
             for i in 0..3 {
                 let l = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
-                app.append(SeriesRef::NONE, &l, t, if i == 2 { f64::INFINITY } else { 0.5 }).unwrap();
+                app.append(
+                    SeriesRef::NONE,
+                    &l,
+                    t,
+                    if i == 2 { f64::INFINITY } else { 0.5 },
+                )
+                .unwrap();
             }
         }
         app.commit().unwrap();
@@ -177,6 +213,9 @@ mod tests {
         assert!(text.contains("3 __name__=m"), "{text}");
         let mut out = Vec::new();
         dump(dir.path(), 0, 100, &[Matcher::equal("i", "2")], &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "m{i=\"2\"} +Inf 0\nm{i=\"2\"} +Inf 100\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "m{i=\"2\"} +Inf 0\nm{i=\"2\"} +Inf 100\n"
+        );
     }
 }

@@ -49,7 +49,8 @@ fn write_fixture(dir: &Path) {
     let mut app = db.appender();
     for t in (0..2500).step_by(100) {
         for i in 0..3 {
-            app.append(SeriesRef::NONE, &labels(i), t, value(i, t)).unwrap();
+            app.append(SeriesRef::NONE, &labels(i), t, value(i, t))
+                .unwrap();
         }
         app.commit().unwrap();
     }
@@ -84,7 +85,10 @@ fn format_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
                 let w = w.unwrap().path();
                 let wn = w.file_name().unwrap().to_string_lossy().into_owned();
                 if w.is_dir() {
-                    out.push((format!("wal/{wn}/00000000"), fs::read(w.join("00000000")).unwrap()));
+                    out.push((
+                        format!("wal/{wn}/00000000"),
+                        fs::read(w.join("00000000")).unwrap(),
+                    ));
                 } else {
                     out.push((format!("wal/{wn}"), fs::read(&w).unwrap()));
                 }
@@ -108,7 +112,11 @@ fn v1_fixture_opens_with_every_sample() {
         let _ = fs::remove_dir_all(golden());
         write_fixture(&golden());
     }
-    assert!(golden().join("wal").exists(), "fixture missing at {}", golden().display());
+    assert!(
+        golden().join("wal").exists(),
+        "fixture missing at {}",
+        golden().display()
+    );
     let work = tempfile::tempdir().unwrap();
     copy_dir(&golden(), work.path());
     let db = Db::open(work.path(), opts()).unwrap();
@@ -141,6 +149,9 @@ fn v1_writer_output_is_byte_identical() {
     let names = |v: &[(String, Vec<u8>)]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&got), names(&want));
     for ((name, a), (_, b)) in got.iter().zip(&want) {
-        assert!(a == b, "{name} differs from the v1 fixture: the format changed");
+        assert!(
+            a == b,
+            "{name} differs from the v1 fixture: the format changed"
+        );
     }
 }

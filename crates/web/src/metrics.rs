@@ -222,6 +222,6 @@ mod tests {
         assert!(text.contains("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 2\n"), "{text}");
         assert!(text.contains("prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"0.1\"} 1\n"), "{text}");
         assert!(text.contains("prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"1\"} 2\n"), "{text}");
-        assert!(text.contains("prometheus_engine_query_duration_seconds{slice=\"inner_eval\",quantile=\"0.5\"} 0.25\n"), "{text}");
+        assert!(text.contains("prometheus_engine_query_duration_seconds{quantile=\"0.5\",slice=\"inner_eval\"} 0.25\n"), "{text}");
     }
 }

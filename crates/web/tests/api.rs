@@ -124,6 +124,7 @@ fn storage() -> Arc<MemStorage> {
         }
     }
     app.commit().unwrap();
+    drop(app);
     db
 }
 
@@ -436,10 +437,10 @@ async fn grafana_calls() {
     // Grafana aligns start and end to the step and posts the form.
     let req = Request::post("/api/v1/query_range")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from("query=rate(http_requests_total%5B1m%5D)&start=240&end=300&step=30"))
+        .body(Body::from("query=sum%20by(job)(up)&start=240&end=300&step=30"))
         .unwrap();
     let (s, _, b) = send(&a, req).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b, r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"code":"200","job":"a"},"values":[[240,"1"],[270,"1"],[300,"1"]]}]}}"#);
+    assert_eq!(b, r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[[240,"1"],[270,"1"],[300,"1"]]},{"metric":{"job":"b"},"values":[[240,"1"],[270,"1"],[300,"1"]]}]}}"#);
     check(&a, "/api/v1/query_exemplars?query=http_requests_total&start=240&end=300", 200, r#"{"status":"success","data":[]}"#).await;
 }

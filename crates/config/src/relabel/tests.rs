@@ -349,6 +349,11 @@ fn lowercase_uppercase() {
         "- {source_labels: [missing], target_label: l, action: lowercase}",
         Some(""),
     );
+    // One character in, one out, as Go maps them.
+    let lower = "- {source_labels: [a], target_label: l, action: lowercase}";
+    check("a=İx", lower, Some("a=İx,l=ix"));
+    let upper = "- {source_labels: [a], target_label: u, action: uppercase}";
+    check("a=ßx", upper, Some("a=ßx,u=ßX"));
 }
 
 #[test]

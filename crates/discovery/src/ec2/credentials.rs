@@ -100,7 +100,7 @@ impl CredentialChain {
             });
         }
         if let Some(p) = &self.profile {
-            return self.from_profile(p);
+            return self.profile_credentials(p);
         }
         if let (Some(a), Some(s)) = (
             (self.env)("AWS_ACCESS_KEY_ID"),
@@ -114,13 +114,13 @@ impl CredentialChain {
             });
         }
         let profile = (self.env)("AWS_PROFILE").unwrap_or_else(|| "default".to_owned());
-        if let Ok(c) = self.from_profile(&profile) {
+        if let Ok(c) = self.profile_credentials(&profile) {
             return Ok(c);
         }
         if (self.env)("AWS_EC2_METADATA_DISABLED").as_deref() == Some("true") {
             return Err(no_creds("no keys, no profile, and IMDS is disabled"));
         }
-        self.from_imds(http).await
+        self.imds_credentials(http).await
     }
 
     fn credentials_file(&self) -> Option<String> {
@@ -128,7 +128,7 @@ impl CredentialChain {
             .or_else(|| (self.env)("HOME").map(|h| format!("{h}/.aws/credentials")))
     }
 
-    fn from_profile(&self, profile: &str) -> Result<AwsCredentials> {
+    fn profile_credentials(&self, profile: &str) -> Result<AwsCredentials> {
         let path = self
             .credentials_file()
             .ok_or_else(|| no_creds("no shared credentials file (HOME unset)"))?;
@@ -149,7 +149,7 @@ impl CredentialChain {
     }
 
     /// Instance-profile credentials through IMDSv2 (session token first).
-    async fn from_imds(&self, http: &reqwest::Client) -> Result<AwsCredentials> {
+    async fn imds_credentials(&self, http: &reqwest::Client) -> Result<AwsCredentials> {
         let base = self.imds_endpoint();
         let token = imds_token(http, &base).await?;
         let roles = imds_get(http, &base, &token, "/latest/meta-data/iam/security-credentials/")

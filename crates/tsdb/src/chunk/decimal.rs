@@ -20,7 +20,12 @@ const MANTISSA_LIMIT: f64 = 9_007_199_254_740_992.0;
 /// Timestamp delta-of-delta buckets (as the XOR chunk's).
 const T_BUCKETS: [(u64, u8, u8); 3] = [(0b10, 2, 7), (0b110, 3, 14), (0b1110, 4, 20)];
 /// Value delta buckets; the all-ones prefix takes 64 raw bits.
-const V_BUCKETS: [(u64, u8, u8); 4] = [(0b10, 2, 7), (0b110, 3, 14), (0b1110, 4, 22), (0b11110, 5, 36)];
+const V_BUCKETS: [(u64, u8, u8); 4] = [
+    (0b10, 2, 7),
+    (0b110, 3, 14),
+    (0b1110, 4, 22),
+    (0b11110, 5, 36),
+];
 
 fn scale(d: u8) -> f64 {
     10f64.powi(i32::from(d))
@@ -34,10 +39,16 @@ fn digits(samples: &[(i64, f64)]) -> Option<(u8, Vec<i64>)> {
         let mut ms = Vec::with_capacity(samples.len());
         for &(_, v) in samples {
             let m = (v * s).round();
-            if !m.is_finite() || m.abs() >= MANTISSA_LIMIT || (m / s).to_bits() != v.to_bits() {
+            if !m.is_finite() || m.abs() >= MANTISSA_LIMIT {
                 continue 'd;
             }
-            ms.push(m as i64);
+            // Check through the integer, exactly as the decoder computes
+            // (this also refuses -0.0, whose sign the integer loses).
+            let m = m as i64;
+            if (m as f64 / s).to_bits() != v.to_bits() {
+                continue 'd;
+            }
+            ms.push(m);
         }
         return Some((d, ms));
     }
@@ -62,7 +73,11 @@ fn put_bucketed(w: &mut BitWriter, v: i64, buckets: &[(u64, u8, u8)]) {
     w.bits(v as u64, 64);
 }
 
-fn get_bucketed(r: &mut BitReader, data: &[u8], buckets: &[(u64, u8, u8)]) -> Result<i64, DecodeError> {
+fn get_bucketed(
+    r: &mut BitReader,
+    data: &[u8],
+    buckets: &[(u64, u8, u8)],
+) -> Result<i64, DecodeError> {
     let max = buckets.len() + 1;
     let mut ones = 0;
     while ones < max && r.bit(data)? {
@@ -263,7 +278,10 @@ mod tests {
     #[test]
     fn cases() {
         check(&[(0, 1.0)], true);
-        check(&[(0, 12345.67), (15_000, 12346.01), (30_001, 12350.5)], true);
+        check(
+            &[(0, 12345.67), (15_000, 12346.01), (30_001, 12350.5)],
+            true,
+        );
         check(&[(i64::MIN, 0.1), (i64::MAX, 0.3)], true);
         check(&[(0, 1.0), (1, f64::NAN)], false);
         check(&[(0, -0.0)], false);
@@ -274,17 +292,26 @@ mod tests {
 
     #[test]
     fn counters_beat_xor() {
-        let samples: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, 1000.0 + (i * 37 % 11) as f64 * 0.01 * i as f64)).collect();
+        let samples: Vec<(i64, f64)> = (0..120)
+            .map(|i| (i * 15_000, 1000.0 + (i * 37 % 11) as f64 * 0.01 * i as f64))
+            .collect();
         let dec = encode(&samples).unwrap();
         let mut x = super::super::XorChunk::new();
         samples.iter().for_each(|&(t, v)| x.append(t, v));
-        assert!(dec.len() < x.bytes().len(), "{} vs {}", dec.len(), x.bytes().len());
+        assert!(
+            dec.len() < x.bytes().len(),
+            "{} vs {}",
+            dec.len(),
+            x.bytes().len()
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
         for seed in 0u32..300 {
-            let data: Vec<u8> = (0..30u32).map(|i| (i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) as u8).collect();
+            let data: Vec<u8> = (0..30u32)
+                .map(|i| (i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) as u8)
+                .collect();
             let mut it = DecimalIter::new(&data[..]);
             while it.next_sample() {}
         }

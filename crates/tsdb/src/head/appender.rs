@@ -3,11 +3,10 @@
 //! to the WAL and applies it.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use beacon_model::{FloatHistogram, Histogram, Labels, SeriesRef, Timestamp};
 use beacon_storage::{AppendError, Appender};
-use hashbrown::HashMap;
 
 use super::Head;
 use crate::record::{self, RefSample};
@@ -22,14 +21,22 @@ pub const LABEL_BYTES_MAX: usize = 64 * 1024;
 /// below the WAL's record size limit.
 const SAMPLES_PER_RECORD_MAX: usize = 500_000;
 
-/// Buffers one batch for the head.
+/// Batch ids: each appender batch gets a fresh one (see `Pending`).
+static BATCH_IDS: AtomicU64 = AtomicU64::new(1);
+
+fn next_batch_id() -> u64 {
+    BATCH_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Buffers one batch for the head. Holding each series' `Arc` keeps
+/// truncation from removing a series with uncommitted samples.
 pub struct HeadAppender<'a> {
     head: &'a Head,
+    batch: u64,
     samples: Vec<(Arc<MemSeries>, i64, f64)>,
-    /// Series held by this batch, with their newest pending in-order sample.
-    last: HashMap<u32, Option<(i64, u64)>>,
-    /// Series whose `pending` count this batch raised.
-    touched: Vec<Arc<MemSeries>>,
+    /// Series seen without a WAL series record yet (noted while their
+    /// memory is hot, re-checked under the WAL lock at commit).
+    unlogged: Vec<Arc<MemSeries>>,
 }
 
 /// Checks a new series' labels against the limits.
@@ -70,9 +77,9 @@ impl<'a> HeadAppender<'a> {
     pub(super) fn new(head: &'a Head) -> HeadAppender<'a> {
         HeadAppender {
             head,
+            batch: next_batch_id(),
             samples: Vec::new(),
-            last: HashMap::new(),
-            touched: Vec::new(),
+            unlogged: Vec::new(),
         }
     }
 
@@ -88,72 +95,47 @@ impl<'a> HeadAppender<'a> {
         Ok(self.head.create_series(None, labels.clone()))
     }
 
-    /// Marks `s` as having uncommitted samples so truncation keeps it,
-    /// re-resolving when truncation removed it in between.
-    fn hold(&mut self, mut s: Arc<MemSeries>) -> Result<Arc<MemSeries>> {
-        loop {
-            s.pending.fetch_add(1, Ordering::AcqRel);
-            match self.head.series_by_ref(s.id) {
-                Some(cur) if Arc::ptr_eq(&cur, &s) => {
-                    self.touched.push(s.clone());
-                    return Ok(s);
-                }
-                _ => {
-                    s.pending.fetch_sub(1, Ordering::AcqRel);
-                    s = self.resolve(SeriesRef::NONE, &s.labels.clone())?;
-                }
-            }
-        }
-    }
-
     fn add(&mut self, r: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef> {
         if !(Timestamp::MIN.0..=Timestamp::MAX.0).contains(&t) {
             return Err(AppendError::OutOfBounds.into());
         }
-        let mut s = self.resolve(r, labels)?;
-        let held = self.last.get(&s.id).copied();
-        let verdict = self.head.judge_against(&s, held.flatten(), t, v)?;
-        if held.is_none() {
-            s = self.hold(s)?;
-            self.last.insert(s.id, None);
+        let s = self.resolve(r, labels)?;
+        let id = SeriesRef(u64::from(s.id));
+        if self.head.judge_against(&s, self.batch, t, v)? == Verdict::Duplicate {
+            return Ok(id);
         }
-        let id = s.id;
-        match verdict {
-            Verdict::Duplicate => return Ok(SeriesRef(u64::from(id))),
-            Verdict::InOrder | Verdict::ReplaceLast => {
-                self.last.insert(id, Some((t, v.to_bits())));
-            }
-            Verdict::OutOfOrder => {}
+        if !s.logged.load(Ordering::Relaxed) {
+            self.unlogged.push(s.clone());
         }
         self.samples.push((s, t, v));
-        Ok(SeriesRef(u64::from(id)))
+        Ok(id)
     }
 
     fn clear(&mut self) {
         self.samples.clear();
-        self.last.clear();
-        for s in self.touched.drain(..) {
-            s.pending.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.unlogged.clear();
+        // A fresh id makes this batch's pending marks stale.
+        self.batch = next_batch_id();
     }
 }
 
 impl Head {
     /// Logs a batch to the WAL, then applies it. Nothing is applied when
     /// logging fails.
-    fn commit_batch(&self, samples: &[(Arc<MemSeries>, i64, f64)]) -> Result<()> {
+    fn commit_batch(
+        &self,
+        samples: &[(Arc<MemSeries>, i64, f64)],
+        unlogged: &mut Vec<Arc<MemSeries>>,
+    ) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
         let mut wal = self.wal.lock();
         if let Some(w) = wal.as_mut() {
-            let mut new_series: Vec<&Arc<MemSeries>> = samples
-                .iter()
-                .map(|(s, _, _)| s)
-                .filter(|s| !s.logged.load(Ordering::Relaxed))
-                .collect();
-            new_series.sort_by_key(|s| s.id);
-            new_series.dedup_by_key(|s| s.id);
+            unlogged.retain(|s| !s.logged.load(Ordering::Relaxed));
+            unlogged.sort_by_key(|s| s.id);
+            unlogged.dedup_by_key(|s| s.id);
+            let new_series = &*unlogged;
             let mut payloads: Vec<Vec<u8>> = Vec::new();
             for group in new_series.chunks(10_000) {
                 let mut buf = Vec::new();
@@ -161,16 +143,13 @@ impl Head {
                 payloads.push(buf);
             }
             for group in samples.chunks(SAMPLES_PER_RECORD_MAX) {
-                let refs: Vec<RefSample> = group
-                    .iter()
-                    .map(|(s, t, v)| RefSample {
-                        id: s.id,
-                        t: *t,
-                        v: *v,
-                    })
-                    .collect();
-                let mut buf = Vec::with_capacity(refs.len() * 12 + 8);
-                record::encode_samples(&mut buf, &refs);
+                let mut buf = Vec::new();
+                let refs = group.iter().map(|(s, t, v)| RefSample {
+                    id: s.id,
+                    t: *t,
+                    v: *v,
+                });
+                record::encode_samples_iter(&mut buf, refs);
                 payloads.push(buf);
             }
             let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
@@ -179,9 +158,7 @@ impl Head {
                 s.logged.store(true, Ordering::Relaxed);
             }
         }
-        for (s, t, v) in samples {
-            self.apply_sample(s, *t, *v);
-        }
+        self.apply_samples(samples.iter().map(|(s, t, v)| (&**s, *t, *v)));
         Ok(())
     }
 }
@@ -212,7 +189,9 @@ impl Appender for HeadAppender<'_> {
     }
 
     fn commit(&mut self) -> beacon_storage::Result<()> {
-        let res = self.head.commit_batch(&self.samples);
+        let mut unlogged = std::mem::take(&mut self.unlogged);
+        let res = self.head.commit_batch(&self.samples, &mut unlogged);
+        self.unlogged = unlogged;
         self.clear();
         Ok(res?)
     }

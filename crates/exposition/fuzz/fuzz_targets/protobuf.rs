@@ -1,0 +1,6 @@
+//! Fuzz target: the protobuf parser on arbitrary bytes (see `beacon_exposition::fuzzing`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    beacon_exposition::fuzzing::protobuf(data);
+});
