@@ -96,7 +96,7 @@ impl Section for Config {
         v.field("remote_read", &mut self.remote_read)?;
         v.field("otlp", &mut self.otlp)
     }
-    fn validate(&mut self, cx: &Cx, at: Pos) -> Result<()> {
+    fn validate(&mut self, cx: &Cx, _at: Pos) -> Result<()> {
         for p in self
             .rule_files
             .iter_mut()
@@ -108,6 +108,7 @@ impl Section for Config {
         for sc in &mut self.scrape_configs {
             let at = sc.source.pos;
             sc.apply_global(&self.global).map_err(|m| cx.err(at, m))?;
+            sc.check_relabel(cx)?;
             if jobs.insert(&sc.job_name, ()).is_some() {
                 return Err(cx.err(
                     at,
@@ -118,7 +119,7 @@ impl Section for Config {
                 ));
             }
         }
-        self.check_relabel_schemes(cx, at)?;
+        self.check_relabel_schemes(cx)?;
         let mut names = HashMap::new();
         for rw in &self.remote_write {
             if !rw.name.is_empty() && names.insert(rw.name.as_str(), ()).is_some() {
@@ -275,6 +276,7 @@ impl Config {
                 for mut sc in list.scrape_configs {
                     let at = sc.source.pos;
                     sc.apply_global(&self.global).map_err(|m| fcx.err(at, m))?;
+                    sc.check_relabel(&fcx)?;
                     if let Some(first) = first_seen.get(&sc.job_name) {
                         return Err(fcx.err(at, format!(
                             "found multiple scrape configs with job name {:?}, first found in {first}", sc.job_name)));
@@ -288,7 +290,7 @@ impl Config {
     }
 
     /// Relabel rules outside scrape jobs follow the global name scheme.
-    fn check_relabel_schemes(&mut self, cx: &Cx, at: Pos) -> Result<()> {
+    fn check_relabel_schemes(&mut self, cx: &Cx) -> Result<()> {
         let scheme = self.global.metric_name_validation_scheme;
         let alerting = &mut self.alerting;
         let lists = alerting
@@ -305,8 +307,7 @@ impl Config {
                     .flat_map(|rw| rw.write_relabel_configs.iter_mut()),
             );
         for rc in lists {
-            rc.check(scheme).map_err(|m| cx.err(at, m))?;
-            rc.name_validation = scheme;
+            rc.check_in(scheme, cx)?;
         }
         Ok(())
     }

@@ -18,7 +18,7 @@
 //!
 //! let err = Config::from_yaml_str("scrape_configs:\n  - job_name: x\n    scrape_intreval: 5s\n", "p.yml")
 //!     .unwrap_err();
-//! assert_eq!(err.to_string(), "p.yml:3:5: field scrape_intreval not found in scrape config");
+//! assert_eq!(err.to_string(), "p.yml:3:5: field scrape_intreval not found in scrape config (did you mean scrape_interval?)");
 //! ```
 //!
 //! Layout: `yaml` turns text into positioned nodes and walks each
@@ -69,4 +69,4 @@ pub use scrape::{
     ByteSize, DEFAULT_SCRAPE_PROTOCOLS, ESCAPING_SCHEMES, PROTO_FIRST_SCRAPE_PROTOCOLS,
     ScrapeConfig, ScrapeProtocol,
 };
-pub use yaml::{CONFIG_FILE_MAX_BYTES, Source, YAML_DEPTH_MAX, YAML_NODES_MAX};
+pub use yaml::{CONFIG_FILE_MAX_BYTES, Source, YAML_DEPTH_MAX, YAML_EVENTS_MAX, YAML_NODES_MAX};

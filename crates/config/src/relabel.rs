@@ -13,7 +13,7 @@ use beacon_model::{Labels, LabelsBuilder, NameValidation};
 use md5::{Digest, Md5};
 
 use crate::Result;
-use crate::yaml::{Cx, Fields, Node, Out, Pos, Section, Value, pos, scalar_text};
+use crate::yaml::{Cx, Fields, Node, Out, Pos, Section, Source, Value, pos, scalar_text};
 
 /// What a relabelling rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -192,8 +192,10 @@ pub struct RelabelConfig {
     /// scrape config's `metric_name_validation_scheme`.
     pub name_validation: NameValidation,
     /// Whether `source_labels` was written at all (even empty), which
-    /// `labeldrop`/`labelkeep` forbid.
-    source_labels_given: bool,
+    /// `labeldrop`/`labelkeep` forbid. Not part of equality.
+    pub source_labels_given: bool,
+    /// Where the rule was written (ignored by equality).
+    pub source: Source,
 }
 
 impl PartialEq for RelabelConfig {
@@ -221,6 +223,7 @@ impl Default for RelabelConfig {
             action: Action::Replace,
             name_validation: NameValidation::Utf8,
             source_labels_given: false,
+            source: Source::default(),
         }
     }
 }
@@ -241,6 +244,7 @@ impl Section for RelabelConfig {
         v.field("action", &mut self.action)
     }
     fn validate(&mut self, cx: &Cx, at: Pos) -> Result<()> {
+        self.source = Source { pos: at };
         self.check(self.name_validation).map_err(|m| cx.err(at, m))
     }
 }
@@ -285,6 +289,14 @@ fn legacy_name_with_refs(s: &str) -> bool {
 }
 
 impl RelabelConfig {
+    /// Re-checks the rule under the scheme of the section that uses it and
+    /// adopts that scheme; errors point at the rule.
+    pub(crate) fn check_in(&mut self, scheme: NameValidation, cx: &Cx) -> Result<()> {
+        self.check(scheme).map_err(|m| cx.err(self.source.pos, m))?;
+        self.name_validation = scheme;
+        Ok(())
+    }
+
     /// Checks the rule under a name validation scheme, as Prometheus does
     /// when it loads a config; the message matches Prometheus's.
     pub fn check(&self, scheme: NameValidation) -> Result<(), String> {
@@ -387,17 +399,21 @@ impl Work<'_> {
         }
     }
 
-    fn names(&self) -> Vec<(String, String)> {
+    /// Copies out the labels whose name satisfies `pick`; nothing is
+    /// allocated when none does, the common case for `labeldrop`.
+    fn matching(&self, pick: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+        let own = |(n, v): (&str, &str)| (n.to_owned(), v.to_owned());
         match &self.built {
             Some(b) => b
                 .pairs()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .filter(|(n, v)| !v.is_empty() && pick(n))
+                .map(own)
                 .collect(),
             None => self
                 .orig
                 .iter()
-                .map(|l| (l.name.to_owned(), l.value.to_owned()))
+                .filter(|l| pick(l.name))
+                .map(|l| own((l.name, l.value)))
                 .collect(),
         }
     }
@@ -465,7 +481,7 @@ fn apply(c: &RelabelConfig, w: &mut Work<'_>, val: &mut String) -> bool {
             w.set(&c.target_label, &m.to_string());
         }
         Action::LabelMap => {
-            for (name, value) in w.names() {
+            for (name, value) in w.matching(|n| c.regex.is_match(n)) {
                 if let Some(caps) = c.regex.re.captures(&name) {
                     let mut out = String::new();
                     expand(&c.regex.re, &caps, &c.replacement, &mut out);
@@ -477,10 +493,8 @@ fn apply(c: &RelabelConfig, w: &mut Work<'_>, val: &mut String) -> bool {
         }
         Action::LabelDrop | Action::LabelKeep => {
             let drop_on_match = c.action == Action::LabelDrop;
-            for (name, _) in w.names() {
-                if c.regex.is_match(&name) == drop_on_match {
-                    w.builder().del(&name);
-                }
+            for (name, _) in w.matching(|n| c.regex.is_match(n) == drop_on_match) {
+                w.builder().del(&name);
             }
         }
     }
@@ -514,7 +528,9 @@ fn replace(c: &RelabelConfig, w: &mut Work<'_>, val: &str) {
 /// (simple) mapping. Rust gives the full mapping; where that is longer, its
 /// first character is the simple mapping (`İ` → `i`).
 fn go_lowercase(s: &str) -> String {
-    s.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect()
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
 }
 
 /// Go's `strings.ToUpper`: where Rust's full mapping is longer than one

@@ -208,6 +208,9 @@ impl fmt::Display for ByteSize {
 impl Value for ByteSize {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
         let s = scalar_text(n, cx)?;
+        if s.is_empty() {
+            return Ok(ByteSize(0));
+        }
         ByteSize::parse(&s).map_err(|e| cx.err(pos(n), e))
     }
     fn encode(&self) -> Out {
@@ -222,7 +225,7 @@ impl Value for ByteSize {
 impl Value for NameValidation {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
         match scalar_text(n, cx)?.as_str() {
-            "utf8" => Ok(NameValidation::Utf8),
+            "utf8" | "" => Ok(NameValidation::Utf8),
             "legacy" => Ok(NameValidation::Legacy),
             other => Err(cx.err(pos(n), format!(
                 "unknown name validation method specified, must be either '', 'legacy' or 'utf8', got {other}"))),
@@ -477,14 +480,18 @@ impl ScrapeConfig {
         self.convert_classic_histograms_to_nhcb = self
             .convert_classic_histograms_to_nhcb
             .or(Some(g.convert_classic_histograms_to_nhcb));
+        Ok(())
+    }
+
+    /// Re-checks the relabel rules under this job's name validation scheme.
+    pub(crate) fn check_relabel(&mut self, cx: &Cx) -> Result<()> {
         let scheme = self.name_validation();
         for rc in self
             .relabel_configs
             .iter_mut()
             .chain(self.metric_relabel_configs.iter_mut())
         {
-            rc.check(scheme)?;
-            rc.name_validation = scheme;
+            rc.check_in(scheme, cx)?;
         }
         Ok(())
     }

@@ -401,12 +401,12 @@ mod tests {
         check_err(
             "basic_auth_user:\n  a: b\n",
             (1, 1),
-            "field basic_auth_user not found in web config",
+            "field basic_auth_user not found in web config (did you mean basic_auth_users?)",
         );
         check_err(
             "http_server_config:\n  http2: maybe\n",
             (2, 10),
-            "cannot unmarshal a string into a boolean",
+            "cannot unmarshal a string \"maybe\" into a boolean",
         );
     }
 }

@@ -26,6 +26,10 @@ pub const CONFIG_FILE_MAX_BYTES: u64 = 64 << 20;
 pub const YAML_NODES_MAX: usize = 2_000_000;
 /// The deepest nesting of mappings and sequences accepted.
 pub const YAML_DEPTH_MAX: usize = 64;
+/// The most parser events (scalars, mapping and sequence starts and ends)
+/// one document may produce, counting alias replays: this is what stops a
+/// "billion laughs" alias bomb long before it exhausts memory.
+pub const YAML_EVENTS_MAX: usize = 1_000_000;
 
 /// A position in the source: 1-based line and column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,8 +38,15 @@ pub(crate) struct Pos {
     pub col: u32,
 }
 
-/// One YAML node with the place it was written.
-pub(crate) type Node = Spanned<Kind>;
+/// One YAML node with the place it was written. Scalars YAML resolved to
+/// a number or boolean also keep their source text, because a string field
+/// reads `version: 1.10` or `enabled: yes` as written, like Go's decoder.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub value: Kind,
+    pub pos: Pos,
+    pub raw: Option<String>,
+}
 
 /// What a node holds. Scalars keep the type YAML resolved them to, so an
 /// integer field can reject `"5"` while a string field accepts `5`.
@@ -51,68 +62,116 @@ pub(crate) enum Kind {
     Map(Vec<(Node, Node)>),
 }
 
+/// The tree as serde-saphyr delivers it, before positions are resolved.
+#[derive(Debug)]
+enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Spanned<Raw>>),
+    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+}
+
 struct KindVisitor;
 
 impl<'de> Visitor<'de> for KindVisitor {
-    type Value = Kind;
+    type Value = Raw;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
     }
-    fn visit_none<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kind, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
         d.deserialize_any(KindVisitor)
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Kind, E> {
-        Ok(Kind::Bool(b))
+    fn visit_bool<E>(self, b: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(b))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
-        Ok(Kind::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Int(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
-        Ok(Kind::UInt(v))
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::UInt(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
-        Ok(Kind::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
-        Ok(Kind::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
-        Ok(Kind::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Kind, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
         let mut v = Vec::new();
         while let Some(x) = a.next_element()? {
             v.push(x);
         }
-        Ok(Kind::Seq(v))
+        Ok(Raw::Seq(v))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Kind, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
         let mut v = Vec::new();
         while let Some(k) = a.next_key()? {
             let val = a.next_value()?;
             v.push((k, val));
         }
-        Ok(Kind::Map(v))
+        Ok(Raw::Map(v))
     }
 }
 
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
         d.deserialize_any(KindVisitor)
     }
 }
 
 pub(crate) fn pos(n: &Node) -> Pos {
-    Pos {
-        line: n.referenced.line() as u32,
-        col: n.referenced.column() as u32,
-    }
+    n.pos
+}
+
+/// Resolves positions and, for numbers and booleans, the source text.
+fn resolve(sp: Spanned<Raw>, text: &str) -> Node {
+    let pos = Pos {
+        line: sp.referenced.line() as u32,
+        col: sp.referenced.column() as u32,
+    };
+    // An alias's `referenced` span is the `*name` token; `defined` is the
+    // anchored value it stands for.
+    let span = sp.defined.span();
+    let raw = || {
+        let start = span.byte_offset()? as usize;
+        let len = span.byte_len()? as usize;
+        text.get(start..start.checked_add(len)?).map(str::to_owned)
+    };
+    let (value, raw) = match sp.value {
+        Raw::Null => (Kind::Null, None),
+        Raw::Bool(v) => (Kind::Bool(v), raw()),
+        Raw::Int(v) => (Kind::Int(v), raw()),
+        Raw::UInt(v) => (Kind::UInt(v), raw()),
+        Raw::Float(v) => (Kind::Float(v), raw()),
+        Raw::Str(v) => (Kind::Str(v), None),
+        Raw::Seq(items) => (
+            Kind::Seq(items.into_iter().map(|i| resolve(i, text)).collect()),
+            None,
+        ),
+        Raw::Map(entries) => (
+            Kind::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (resolve(k, text), resolve(v, text)))
+                    .collect(),
+            ),
+            None,
+        ),
+    };
+    Node { value, pos, raw }
 }
 
 /// Parses a whole document. An empty document (or one holding only
@@ -122,26 +181,42 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Node> {
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        let unknown = serde_saphyr::Location::UNKNOWN;
-        return Ok(Spanned::new(Kind::Null, unknown, unknown));
+        return Ok(Node {
+            value: Kind::Null,
+            pos: Pos::default(),
+            raw: None,
+        });
     }
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_nodes: YAML_NODES_MAX,
             max_depth: YAML_DEPTH_MAX,
+            max_events: YAML_EVENTS_MAX,
         },
         with_snippet: false,
     };
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+    let tree = serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options).map_err(|e| {
         let loc = e.location();
         let msg = serde_saphyr::DefaultMessageFormatter.format_message(&e);
         Error::At {
             origin: origin.to_owned(),
             line: loc.map_or(0, |l| l.line() as u32),
             col: loc.map_or(0, |l| l.column() as u32),
-            msg: strip_location(&msg),
+            msg: explain_budget(strip_location(&msg)),
         }
-    })
+    })?;
+    Ok(resolve(tree, text))
+}
+
+/// Says in words which limit a "budget breached" message is about.
+fn explain_budget(msg: String) -> String {
+    if msg.starts_with("budget breached") {
+        return format!(
+            "document exceeds the YAML parser's limits (nesting depth {YAML_DEPTH_MAX}, \
+             {YAML_EVENTS_MAX} events, {YAML_NODES_MAX} nodes, counting alias expansion): {msg}"
+        );
+    }
+    msg
 }
 
 /// serde-saphyr prefixes some messages with "line L column C: "; the
@@ -283,9 +358,9 @@ impl Fields for Decoder<'_> {
         for (i, (k, v)) in self.entries.iter().enumerate() {
             if matches!(&k.value, Kind::Str(s) if s == name) {
                 self.used[i] = true;
-                if !matches!(v.value, Kind::Null) {
-                    *slot = T::decode(v, self.cx)?;
-                }
+                // As in Go's YAML decoder, an explicit null sets the zero
+                // value (each `decode` maps null to it), not the default.
+                *slot = T::decode(v, self.cx)?;
             }
         }
         Ok(())
@@ -339,12 +414,79 @@ pub(crate) fn decode_section<S: Section>(n: &Node, cx: &Cx) -> Result<S> {
             continue;
         }
         let name = scalar_text(k, cx).unwrap_or_else(|_| kind_name(&k.value).to_owned());
-        let msg = S::unsupported(&name)
-            .unwrap_or_else(|| format!("field {name} not found in {}", S::NAME));
+        let msg = S::unsupported(&name).unwrap_or_else(|| {
+            let hint = suggest::<S>(&name)
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
+            format!("field {name} not found in {}{hint}", S::NAME)
+        });
         return Err(cx.err(pos(k), msg));
     }
     section.validate(cx, pos(n))?;
     Ok(section)
+}
+
+/// Collects the names a section accepts, for spelling suggestions.
+struct Names(Vec<&'static str>);
+
+impl Fields for Names {
+    fn field<T: Value>(&mut self, name: &'static str, _: &mut T) -> Result<()> {
+        self.0.push(name);
+        Ok(())
+    }
+    fn keep<T: Value>(&mut self, name: &'static str, _: &mut T) -> Result<()> {
+        self.0.push(name);
+        Ok(())
+    }
+    fn alias<T: Value>(&mut self, _: &'static str, _: &mut T) -> Result<()> {
+        Ok(())
+    }
+    fn inline<S: Section>(&mut self, section: &mut S) -> Result<()> {
+        section.fields(self)
+    }
+    fn present(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// The accepted field closest to a misspelt one, if it is close: at most
+/// two edits apart (and fewer than the name's length).
+fn suggest<S: Section>(unknown: &str) -> Option<&'static str> {
+    let mut names = Names(Vec::new());
+    S::initial().fields(&mut names).ok()?;
+    let limit = 2.min(unknown.chars().count().saturating_sub(1));
+    names
+        .0
+        .into_iter()
+        .map(|n| (edit_distance(unknown, n), n))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, counting a swap of neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// Writes a section's fields into an output mapping.
@@ -405,15 +547,26 @@ pub(crate) fn kind_name(k: &Kind) -> &'static str {
 }
 
 fn type_err(n: &Node, cx: &Cx, want: &str) -> Error {
+    // Quote the offending scalar so the operator sees what was read.
+    let shown = match &n.value {
+        Kind::Seq(_) | Kind::Map(_) | Kind::Null => String::new(),
+        _ => format!(" {:?}", scalar_text(n, cx).unwrap_or_default()),
+    };
     cx.err(
         pos(n),
-        format!("cannot unmarshal {} into {want}", kind_name(&n.value)),
+        format!(
+            "cannot unmarshal {}{shown} into {want}",
+            kind_name(&n.value)
+        ),
     )
 }
 
 /// The text of a scalar: strings as written, numbers and booleans as YAML
 /// resolved them (Go's YAML decoder also accepts `5` for a string field).
 pub(crate) fn scalar_text(n: &Node, cx: &Cx) -> Result<String> {
+    if let Some(raw) = &n.raw {
+        return Ok(raw.clone());
+    }
     match &n.value {
         Kind::Str(s) => Ok(s.clone()),
         Kind::Int(v) => Ok(v.to_string()),
@@ -441,6 +594,7 @@ impl Value for bool {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
         match &n.value {
             Kind::Bool(b) => Ok(*b),
+            Kind::Null => Ok(false),
             _ => Err(type_err(n, cx, "a boolean")),
         }
     }
@@ -454,6 +608,7 @@ impl Value for u64 {
         match &n.value {
             Kind::UInt(v) => Ok(*v),
             Kind::Int(v) if *v >= 0 => Ok(*v as u64),
+            Kind::Null => Ok(0),
             _ => Err(type_err(n, cx, "an unsigned integer")),
         }
     }
@@ -470,6 +625,7 @@ impl Value for i64 {
         match &n.value {
             Kind::Int(v) => Ok(*v),
             Kind::UInt(v) if *v <= i64::MAX as u64 => Ok(*v as i64),
+            Kind::Null => Ok(0),
             _ => Err(type_err(n, cx, "an integer")),
         }
     }
@@ -485,6 +641,7 @@ impl Value for f64 {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
         match &n.value {
             Kind::Float(v) => Ok(*v),
+            Kind::Null => Ok(0.0),
             Kind::Int(v) => Ok(*v as f64),
             Kind::UInt(v) => Ok(*v as f64),
             _ => Err(type_err(n, cx, "a number")),
@@ -500,6 +657,9 @@ impl Value for f64 {
 
 impl Value for beacon_model::PromDuration {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
+        if matches!(n.value, Kind::Null) {
+            return Ok(beacon_model::PromDuration(0));
+        }
         let s = scalar_text(n, cx)?;
         beacon_model::parse_duration_ms(&s)
             .map(beacon_model::PromDuration)
@@ -515,6 +675,9 @@ impl Value for beacon_model::PromDuration {
 
 impl<T: Value> Value for Option<T> {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
+        if matches!(n.value, Kind::Null) {
+            return Ok(None);
+        }
         T::decode(n, cx).map(Some)
     }
     fn encode(&self) -> Out {
@@ -546,8 +709,10 @@ impl<T: Value> Value for Vec<T> {
 
 impl<T: Value> Value for BTreeMap<String, T> {
     fn decode(n: &Node, cx: &Cx) -> Result<Self> {
-        let Kind::Map(entries) = &n.value else {
-            return Err(type_err(n, cx, "a mapping"));
+        let entries = match &n.value {
+            Kind::Map(entries) => entries,
+            Kind::Null => return Ok(BTreeMap::new()),
+            _ => return Err(type_err(n, cx, "a mapping")),
         };
         let mut out = BTreeMap::new();
         for (k, v) in entries {

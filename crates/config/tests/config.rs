@@ -30,7 +30,7 @@ const BAD: &[(&str, u32, u32, &str)] = &[
         "alias_bomb.yml",
         6,
         36,
-        "budget breached: Events { events: 1000001 }",
+        "document exceeds the YAML parser's limits (nesting depth 64, 1000000 events, 2000000 nodes, counting alias expansion): budget breached: Events { events: 1000001 }",
     ),
     ("bad_body_size.yml", 2, 20, "units: unknown unit XB in 10XB"),
     (
@@ -81,7 +81,7 @@ const BAD: &[(&str, u32, u32, &str)] = &[
         "bool_wrong.yml",
         3,
         19,
-        "cannot unmarshal a string into a boolean",
+        "cannot unmarshal a string \"sometimes\" into a boolean",
     ),
     (
         "consul_sd_alertmanager.yml",
@@ -153,15 +153,15 @@ const BAD: &[(&str, u32, u32, &str)] = &[
     ),
     (
         "legacy_target_label.yml",
-        2,
         5,
+        9,
         "\"my.label\" is invalid 'target_label' for replace action",
     ),
     (
         "negative_limit.yml",
         3,
         19,
-        "cannot unmarshal an integer into an unsigned integer",
+        "cannot unmarshal an integer \"-5\" into an unsigned integer",
     ),
     (
         "not_a_mapping.yml",
@@ -222,13 +222,13 @@ const BAD: &[(&str, u32, u32, &str)] = &[
         "unknown_key.yml",
         3,
         5,
-        "field scrape_intreval not found in scrape config",
+        "field scrape_intreval not found in scrape config (did you mean scrape_interval?)",
     ),
     (
         "unknown_top_level.yml",
         3,
         1,
-        "field scrape_config not found in config",
+        "field scrape_config not found in config (did you mean scrape_configs?)",
     ),
     (
         "url_in_target.yml",
@@ -240,7 +240,7 @@ const BAD: &[(&str, u32, u32, &str)] = &[
         "wrong_type.yml",
         3,
         19,
-        "cannot unmarshal a string into an unsigned integer",
+        "cannot unmarshal a string \"many\" into an unsigned integer",
     ),
     (
         "wrong_type_list.yml",
@@ -563,36 +563,60 @@ fn round_trip_load_print_load() {
             .unwrap_or_else(|e| panic!("{rel}: {e}\n{}", c.to_yaml()));
         assert_eq!(again, c, "{rel}");
     }
-    // With secrets the reloaded values are `<secret>`; everything else,
-    // and the printed form, is a fixed point.
-    let c = load("good/full.yml");
-    let printed = c.to_yaml();
-    let again =
-        Config::from_yaml_str(&printed, "printed.yml").unwrap_or_else(|e| panic!("{e}\n{printed}"));
-    assert_eq!(again.to_yaml(), printed);
+    // With secrets the reloaded values are `<secret>`; the printed form is
+    // a fixed point and every section without secrets compares equal.
+    for rel in ["good/full.yml", "good/prometheus_2_42.yml"] {
+        let c = load(rel);
+        let printed = c.to_yaml();
+        let again = Config::from_yaml_str(&printed, "printed.yml")
+            .unwrap_or_else(|e| panic!("{rel}: {e}\n{printed}"));
+        assert_eq!(again.to_yaml(), printed, "{rel}");
+        assert_eq!(again.global, c.global, "{rel}");
+        assert_eq!(again.rule_files, c.rule_files, "{rel}");
+        assert_eq!(
+            (&again.storage, &again.tracing, &again.otlp),
+            (&c.storage, &c.tracing, &c.otlp)
+        );
+        assert_eq!(again.remote_read.len(), c.remote_read.len());
+        for (a, b) in again.all_scrape_configs().zip(c.all_scrape_configs()) {
+            assert_eq!(a.relabel_configs, b.relabel_configs, "{rel} {}", b.job_name);
+            assert_eq!(a.metric_relabel_configs, b.metric_relabel_configs);
+            assert_eq!(
+                a.service_discovery.static_configs,
+                b.service_discovery.static_configs
+            );
+            assert_eq!(a.http.tls_config.ca_file, b.http.tls_config.ca_file);
+            assert_eq!(
+                (a.scrape_interval, a.scrape_timeout),
+                (b.scrape_interval, b.scrape_timeout)
+            );
+        }
+    }
+    let again = Config::from_yaml_str(&load("good/full.yml").to_yaml(), "printed.yml").unwrap();
+    let ec2 = &again
+        .scrape_config("service-ec2")
+        .unwrap()
+        .service_discovery
+        .ec2_sd_configs[0];
+    assert_eq!(ec2.secret_key.expose(), "<secret>");
+}
+
+#[test]
+fn explicit_null_sets_the_zero_value_like_go() {
+    let c = load("good/prometheus_2_42.yml");
+    // `regex:` with no value is the empty regex, not the default `(.*)`.
+    assert_eq!(c.scrape_configs[0].relabel_configs[3].regex.as_str(), "");
+    let c = Config::from_yaml_str(
+        "scrape_configs:\n  - job_name: j\n    honor_timestamps:\n    scrape_interval:\n    static_configs:\n",
+        "n.yml",
+    )
+    .unwrap();
+    let j = &c.scrape_configs[0];
+    assert!(!j.honor_timestamps, "null is false, not the default true");
     assert_eq!(
-        again
-            .scrape_config("service-ec2")
-            .unwrap()
-            .service_discovery
-            .ec2_sd_configs[0]
-            .secret_key
-            .expose(),
-        "<secret>"
-    );
-    assert_eq!(again.global, c.global);
-    assert_eq!(
-        again.scrape_config("service-ec2").unwrap().relabel_configs,
-        c.scrape_config("service-ec2").unwrap().relabel_configs
-    );
-    assert_eq!(
-        again
-            .scrape_config("prometheus")
-            .unwrap()
-            .metric_relabel_configs,
-        c.scrape_config("prometheus")
-            .unwrap()
-            .metric_relabel_configs
+        j.scrape_interval,
+        PromDuration(60_000),
+        "a zero interval takes global's"
     );
 }
 
@@ -858,4 +882,28 @@ mod no_panics {
             }
         }
     }
+}
+
+#[test]
+fn string_fields_read_numbers_and_booleans_as_written() {
+    let c = Config::from_yaml_str(
+        "scrape_configs:\n  - job_name: 0x10\n    static_configs:\n      - targets: [10.0.0.1:9100]\n        labels: {version: 1.10, enabled: yes, zero: 007, big: 1e3}\n",
+        "s.yml",
+    )
+    .unwrap();
+    let job = &c.scrape_configs[0];
+    assert_eq!(job.job_name, "0x10");
+    let labels = &job.service_discovery.static_configs[0].labels.0;
+    for (k, v) in [
+        ("version", "1.10"),
+        ("enabled", "yes"),
+        ("zero", "007"),
+        ("big", "1e3"),
+    ] {
+        assert_eq!(labels[k], v, "{k}");
+    }
+    // Through an alias the anchored text is used.
+    let c = Config::from_yaml_str("global:\n  external_labels: {a: &v 1.10, b: *v}\n", "s.yml")
+        .unwrap();
+    assert_eq!(c.global.external_labels.0["b"], "1.10");
 }

@@ -33,6 +33,7 @@ pub mod dns;
 pub mod ec2;
 mod error;
 pub mod file;
+pub mod from_config;
 mod group;
 pub mod http;
 pub mod manager;

@@ -140,7 +140,27 @@ fn node_families(rng: &mut Rng, prefix: &str) -> Vec<MetricFamily> {
             vec![
                 ("device", format!("/dev/nvme0n1p{d}")),
                 ("fstype", "ext4".to_owned()),
-                ("mountpoint", format!("/srv/data{d}")),
+                // Kubernetes nodes mount a volume per pod: long mountpoints.
+                (
+                    "mountpoint",
+                    format!(
+                        "/var/lib/kubelet/pods/8f3c{d:04}-1b2a/volumes/kubernetes.io~empty-dir/data"
+                    ),
+                ),
+            ]
+        })
+        .collect();
+    let disks: Vec<Vec<(&str, String)>> = (0..40)
+        .map(|d| vec![("device", format!("nvme{d}n1"))])
+        .collect();
+    let nics: Vec<Vec<(&str, String)>> = (0..40)
+        .map(|d| {
+            vec![
+                ("address", format!("0a:58:0a:f4:{d:02x}:01")),
+                ("broadcast", "ff:ff:ff:ff:ff:ff".to_owned()),
+                ("device", format!("veth{d:08x}")),
+                ("duplex", "full".to_owned()),
+                ("operstate", "up".to_owned()),
             ]
         })
         .collect();
@@ -193,6 +213,30 @@ fn node_families(rng: &mut Rng, prefix: &str) -> Vec<MetricFamily> {
             &format!("{prefix}node_load1"),
             MetricType::Gauge,
             &none,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_disk_read_bytes_total"),
+            MetricType::Counter,
+            &disks,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_disk_written_bytes_total"),
+            MetricType::Counter,
+            &disks,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_disk_io_time_seconds_total"),
+            MetricType::Counter,
+            &disks,
+        ),
+        gauge(
+            rng,
+            &format!("{prefix}node_network_info"),
+            MetricType::Gauge,
+            &nics,
         ),
         gauge(
             rng,
@@ -296,6 +340,11 @@ fn with_labels(format: ParseFormat, body: &[u8]) -> usize {
 fn bench(c: &mut Criterion<CpuTime>) {
     for (size, copies) in [("100KB", 1usize), ("10MB", 100)] {
         let (text, om) = bodies(copies);
+        eprintln!(
+            "{size}: text {} bytes, openmetrics {} bytes",
+            text.len(),
+            om.len()
+        );
         let mut g = c.benchmark_group(format!("parse_{size}"));
         for (name, format, body) in [
             ("text", ParseFormat::Text, &text),

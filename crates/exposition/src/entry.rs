@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use beacon_model::{FloatHistogram, Histogram, Labels, MetricType};
 use smallvec::SmallVec;
 
-use crate::lex::{scan_label_name, scan_quoted, scan_quoted_flag, skip_ws, unescape};
+use crate::lex::{scan_label_name, scan_quoted, scan_quoted_flag, skip_ws, str_less, unescape};
 
 /// One item of an exposition, in input order.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +159,7 @@ impl<'a> LabelsRef<'a> {
             pairs.push((Cow::Borrowed(beacon_model::METRIC_NAME), Cow::Borrowed(n)));
         }
         pairs.extend(TextLabels::new(block).filter(|(_, v)| !v.is_empty()));
-        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+        if !pairs.windows(2).all(|w| str_less(&w[0].0, &w[1].0)) {
             pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             // The parser rejects duplicates; keep the first if one slips by.
             pairs.dedup_by(|a, b| a.0 == b.0);

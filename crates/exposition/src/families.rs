@@ -21,6 +21,18 @@ use crate::family::{Bucket, Metric, MetricFamily, MetricValue, Quantile};
 use crate::om_strict::{parse_le, sample_suffix};
 use crate::parser::{ParseFormat, Parser};
 
+/// Whether a sample named `sample` belongs to family `family` of type
+/// `t` as `format` names samples (OpenMetrics counters own `_total` and
+/// `_created`, histograms `_bucket`/`_count`/`_sum`, and so on). A scraper
+/// uses it to attach metadata to samples.
+pub fn sample_belongs_to(family: &str, t: MetricType, sample: &str, format: ParseFormat) -> bool {
+    let om = matches!(
+        format,
+        ParseFormat::OpenMetrics | ParseFormat::OpenMetricsStrict
+    );
+    sample_suffix(family, t, sample, om).is_some()
+}
+
 /// Parses a whole body and groups it into families.
 pub fn parse_to_families(format: ParseFormat, input: &[u8]) -> Result<Vec<MetricFamily>> {
     let om = matches!(

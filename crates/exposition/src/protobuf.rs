@@ -10,9 +10,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use beacon_model::{
-    CounterResetHint, FloatHistogram, Histogram, Labels, LabelsBuilder, MetricType, Span,
-};
+use beacon_model::{CounterResetHint, FloatHistogram, Histogram, Labels, MetricType, Span};
 use prost::Message;
 
 use crate::PROTOBUF_MESSAGE_BYTES_MAX;
@@ -143,18 +141,25 @@ fn labels_of(pairs: &[proto::LabelPair]) -> Result<Labels, String> {
             crate::LABELS_PER_SERIES_MAX
         ));
     }
-    let mut b = LabelsBuilder::new();
+    // Sort and compare neighbours: linear-logarithmic even for a hostile
+    // message with thousands of labels per metric.
+    let mut v: Vec<(&str, &str)> = Vec::with_capacity(pairs.len());
     for p in pairs {
         let n = p.name.as_deref().unwrap_or("");
         if n.is_empty() || n == beacon_model::METRIC_NAME {
             return Err(format!("invalid label name {n:?}"));
         }
-        if b.get(n).is_some() {
-            return Err(format!("duplicate label name {n:?}"));
+        let value = p.value.as_deref().unwrap_or("");
+        // Prometheus drops labels with empty values.
+        if !value.is_empty() {
+            v.push((n, value));
         }
-        b.set(n, p.value.as_deref().unwrap_or(""));
     }
-    Ok(b.build())
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if let Some(w) = v.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("duplicate label name {:?}", w[0].0));
+    }
+    Ok(Labels::from_sorted(v))
 }
 
 fn exemplar_of(e: &proto::Exemplar) -> Result<beacon_model::Exemplar, String> {

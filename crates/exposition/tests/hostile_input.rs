@@ -148,3 +148,35 @@ fn lying_protobuf_lengths_are_rejected() {
         Some(Error::Protobuf { .. })
     ));
 }
+
+#[test]
+fn protobuf_with_thousands_of_labels_is_cheap() {
+    use beacon_exposition::proto;
+    use prost::Message;
+    let label = |i: usize| proto::LabelPair {
+        name: Some(format!("l{i}")),
+        value: Some("v".into()),
+    };
+    let metric = |n: usize| proto::Metric {
+        label: (0..n).map(label).collect(),
+        gauge: Some(proto::Gauge { value: Some(1.0) }),
+        ..Default::default()
+    };
+    let fam = proto::MetricFamily {
+        name: Some("g".into()),
+        r#type: Some(proto::MetricType::Gauge as i32),
+        metric: (0..50).map(|_| metric(LABELS_PER_SERIES_MAX)).collect(),
+        ..Default::default()
+    };
+    let mut body = Vec::new();
+    fam.encode_length_delimited(&mut body).expect("encode");
+    assert_eq!(first_error(ParseFormat::Protobuf, &body), None);
+    let mut over = fam.clone();
+    over.metric = vec![metric(LABELS_PER_SERIES_MAX + 1)];
+    let mut body = Vec::new();
+    over.encode_length_delimited(&mut body).expect("encode");
+    assert!(
+        first_error(ParseFormat::Protobuf, &body)
+            .is_some_and(|e| e.to_string().contains("more than"))
+    );
+}

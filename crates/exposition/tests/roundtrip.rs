@@ -5,7 +5,7 @@
 
 use beacon_exposition::encode::{Format, encode};
 use beacon_exposition::family::{Bucket, Metric, MetricFamily, MetricValue, Quantile};
-use beacon_exposition::{ParseFormat, encode_protobuf, parse_to_families};
+use beacon_exposition::{ParseFormat, encode_protobuf, parse_to_families, sample_belongs_to};
 use beacon_model::{Exemplar, Labels, MetricType};
 use proptest::prelude::*;
 
@@ -248,4 +248,67 @@ fn openmetrics_only_types_round_trip() {
     let once = round_trip(&fams, ParseFormat::OpenMetricsStrict);
     assert_eq!(once, fams);
     assert_eq!(round_trip(&once, ParseFormat::OpenMetricsStrict), fams);
+}
+
+#[test]
+fn sample_membership_by_format() {
+    let cases = [
+        (
+            "a",
+            MetricType::Counter,
+            "a_total",
+            ParseFormat::OpenMetrics,
+            true,
+        ),
+        (
+            "a",
+            MetricType::Counter,
+            "a",
+            ParseFormat::OpenMetrics,
+            false,
+        ),
+        (
+            "a_total",
+            MetricType::Counter,
+            "a_total",
+            ParseFormat::Text,
+            true,
+        ),
+        (
+            "h",
+            MetricType::Histogram,
+            "h_bucket",
+            ParseFormat::Text,
+            true,
+        ),
+        (
+            "h",
+            MetricType::Histogram,
+            "h_created",
+            ParseFormat::Text,
+            false,
+        ),
+        (
+            "h",
+            MetricType::Histogram,
+            "h_created",
+            ParseFormat::OpenMetrics,
+            true,
+        ),
+        ("s", MetricType::Summary, "s", ParseFormat::Text, true),
+        (
+            "i",
+            MetricType::Info,
+            "i_info",
+            ParseFormat::OpenMetricsStrict,
+            true,
+        ),
+    ];
+    for (family, t, sample, format, want) in cases {
+        assert_eq!(
+            sample_belongs_to(family, t, sample, format),
+            want,
+            "{family} {t} {sample} {format:?}"
+        );
+    }
 }

@@ -574,6 +574,99 @@ impl FloatHistogram {
     }
 }
 
+/// Neumaier-compensated addition: the new sum and compensation.
+fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// A compensated running total per bucket index.
+type KahanBuckets = std::collections::BTreeMap<i32, (f64, f64)>;
+
+fn kahan_side(acc: &mut KahanBuckets, pairs: Vec<(i32, f64)>, scale: f64) {
+    for (i, c) in pairs {
+        let e = acc.entry(i).or_insert((0.0, 0.0));
+        *e = kahan_add(c * scale, e.0, e.1);
+    }
+}
+
+/// Sums histograms, each multiplied by `scale`, with compensated
+/// (Kahan-Neumaier) addition of every field, at the lowest schema and the
+/// widest zero bucket among them. Custom-bucket histograms are summed over
+/// the bounds they all share; the flag says whether bounds had to be
+/// reconciled. Mixing exponential and custom buckets is an error.
+pub fn sum_histograms(hs: &[&FloatHistogram], scale: f64) -> Result<(FloatHistogram, bool)> {
+    let Some(first) = hs.first() else {
+        return Ok((FloatHistogram::default(), false));
+    };
+    let custom = first.uses_custom_buckets();
+    if hs.iter().any(|h| h.uses_custom_buckets() != custom) {
+        return Err(Error::InvalidHistogram(
+            "cannot mix exponential and custom bucket schemas".into(),
+        ));
+    }
+    let mut reconciled = false;
+    let mut bounds = first.custom_values.clone();
+    if custom {
+        for h in &hs[1..] {
+            if h.custom_values != bounds {
+                reconciled = true;
+                bounds.retain(|b| h.custom_values.contains(b));
+            }
+        }
+    }
+    let schema = hs.iter().map(|h| h.schema).min().unwrap_or(0);
+    let zt = hs.iter().map(|h| h.zero_threshold).fold(0.0, f64::max);
+    let (mut sum, mut count, mut zero) = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0));
+    let (mut pos, mut neg) = (KahanBuckets::new(), KahanBuckets::new());
+    for h in hs {
+        let mut h = (*h).clone();
+        if custom {
+            if h.custom_values != bounds {
+                h.rebucket_custom(&bounds);
+            }
+        } else {
+            h.reduce_resolution(schema);
+            h.widen_zero_bucket(zt);
+        }
+        sum = kahan_add(h.sum * scale, sum.0, sum.1);
+        count = kahan_add(h.count * scale, count.0, count.1);
+        zero = kahan_add(h.zero_count * scale, zero.0, zero.1);
+        kahan_side(&mut pos, h.positive_pairs(), scale);
+        kahan_side(&mut neg, h.negative_pairs(), scale);
+    }
+    let total = |m: KahanBuckets| -> Vec<(i32, f64)> {
+        m.into_iter().map(|(i, (s, c))| (i, s + c)).collect()
+    };
+    let (ps, pb) = collapse_keep(&total(pos));
+    let (ns, nb) = collapse_keep(&total(neg));
+    let out = FloatHistogram {
+        counter_reset_hint: CounterResetHint::Unknown,
+        schema: if custom {
+            CUSTOM_BUCKETS_SCHEMA
+        } else {
+            schema
+        },
+        zero_threshold: zt,
+        zero_count: zero.0 + zero.1,
+        count: count.0 + count.1,
+        sum: sum.0 + sum.1,
+        positive_spans: ps,
+        negative_spans: ns,
+        positive_buckets: pb,
+        negative_buckets: nb,
+        custom_values: if custom { bounds } else { Vec::new() },
+    };
+    Ok((out, reconciled))
+}
+
 /// Like `collapse`, but keeps empty buckets inside the populated range.
 fn collapse_keep(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
     let mut spans: Vec<Span> = Vec::new();

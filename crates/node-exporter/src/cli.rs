@@ -72,6 +72,9 @@ pub struct Args {
     /// Regexp of net devices to ignore for netclass collector.
     #[arg(long = "collector.netclass.ignored-devices", default_value = "^$")]
     pub netclass_ignored: String,
+    /// Regexp of power supplies to ignore for powersupplyclass collector.
+    #[arg(long = "collector.powersupply.ignored-supplies", default_value = "^$")]
+    pub power_supply_ignored: String,
     /// Regexp of diskstats devices to exclude (mutually exclusive to device-include).
     #[arg(long = "collector.diskstats.device-exclude", default_value = collector::DEFAULT_DISKSTATS_EXCLUDE)]
     pub diskstats_exclude: String,
@@ -178,6 +181,10 @@ impl Args {
             netclass_ignored: compile(
                 "collector.netclass.ignored-devices",
                 &self.netclass_ignored,
+            )?,
+            power_supply_ignored: compile(
+                "collector.powersupply.ignored-supplies",
+                &self.power_supply_ignored,
             )?,
             // An include pattern replaces the default exclude.
             diskstats_exclude: match &self.diskstats_include {

@@ -15,14 +15,18 @@ use regex::Regex;
 use crate::error::{Error, Result};
 use crate::metric_set::MetricSet;
 
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
 pub mod filesystem;
+pub mod hwmon;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
 pub mod pressure;
 pub mod small;
 pub mod sockstat;
@@ -31,6 +35,8 @@ pub mod sysclass;
 pub mod textfile;
 pub mod time;
 pub mod vmstat;
+pub mod xfs;
+pub mod zfs;
 
 /// One source of metrics. `update` runs on a blocking thread and may block
 /// (that is what the scrape's per-collector timeout is for).
@@ -68,6 +74,7 @@ pub struct Config {
     pub netdev_include: Option<Regex>,
     pub netdev_exclude: Option<Regex>,
     pub netclass_ignored: Regex,
+    pub power_supply_ignored: Regex,
     pub diskstats_include: Option<Regex>,
     pub diskstats_exclude: Option<Regex>,
     pub netstat_fields: Regex,
@@ -102,6 +109,7 @@ impl Default for Config {
             netdev_include: None,
             netdev_exclude: None,
             netclass_ignored: re("^$"),
+            power_supply_ignored: re("^$"),
             diskstats_include: None,
             diskstats_exclude: Some(re(DEFAULT_DISKSTATS_EXCLUDE)),
             netstat_fields: re(DEFAULT_NETSTAT_FIELDS),
@@ -153,6 +161,7 @@ pub fn device_filtered(include: Option<&Regex>, exclude: Option<&Regex>, dev: &s
 pub const COLLECTORS: &[(&str, bool)] = &[
     ("arp", true),
     ("bonding", true),
+    ("btrfs", true),
     ("conntrack", true),
     ("cpu", true),
     ("cpufreq", true),
@@ -162,12 +171,17 @@ pub const COLLECTORS: &[(&str, bool)] = &[
     ("entropy", true),
     ("filefd", true),
     ("filesystem", true),
+    ("hwmon", true),
     ("loadavg", true),
+    ("mdadm", true),
     ("meminfo", true),
     ("netclass", true),
     ("netdev", true),
     ("netstat", true),
+    ("nfs", true),
+    ("nfsd", true),
     ("os", true),
+    ("powersupplyclass", true),
     ("pressure", true),
     ("rapl", true),
     ("schedstat", true),
@@ -183,6 +197,8 @@ pub const COLLECTORS: &[(&str, bool)] = &[
     ("uname", true),
     ("vmstat", true),
     ("watchdog", false),
+    ("xfs", true),
+    ("zfs", true),
 ];
 
 /// True when `name` is a collector of [`COLLECTORS`].
@@ -196,6 +212,7 @@ pub fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>> {
     let col: Arc<dyn Collector> = match name {
         "arp" => Arc::new(small::Arp(c)),
         "bonding" => Arc::new(netclass::Bonding(c)),
+        "btrfs" => Arc::new(btrfs::Btrfs(c)),
         "conntrack" => Arc::new(conntrack::Conntrack(c)),
         "cpu" => Arc::new(cpu::Cpu(c)),
         "cpufreq" => Arc::new(cpu::CpuFreq(c)),
@@ -205,12 +222,17 @@ pub fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>> {
         "entropy" => Arc::new(small::Entropy(c)),
         "filefd" => Arc::new(small::Filefd(c)),
         "filesystem" => Arc::new(filesystem::Filesystem::new(c)),
+        "hwmon" => Arc::new(hwmon::Hwmon(c)),
         "loadavg" => Arc::new(small::Loadavg(c)),
+        "mdadm" => Arc::new(mdadm::Mdadm(c)),
         "meminfo" => Arc::new(meminfo::Meminfo(c)),
         "netclass" => Arc::new(netclass::Netclass(c)),
         "netdev" => Arc::new(netdev::Netdev(c)),
         "netstat" => Arc::new(netstat::Netstat(c)),
+        "nfs" => Arc::new(nfs::Nfs(c)),
+        "nfsd" => Arc::new(nfs::Nfsd(c)),
         "os" => Arc::new(small::Os(c)),
+        "powersupplyclass" => Arc::new(sysclass::PowerSupply(c)),
         "pressure" => Arc::new(pressure::Pressure(c)),
         "rapl" => Arc::new(sysclass::Rapl(c)),
         "schedstat" => Arc::new(stat::Schedstat(c)),
@@ -226,6 +248,8 @@ pub fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>> {
         "uname" => Arc::new(small::Uname),
         "vmstat" => Arc::new(vmstat::Vmstat(c)),
         "watchdog" => Arc::new(sysclass::Watchdog(c)),
+        "xfs" => Arc::new(xfs::Xfs(c)),
+        "zfs" => Arc::new(zfs::Zfs(c)),
         _ => return None,
     };
     Some(col)

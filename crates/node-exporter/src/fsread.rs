@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 /// larger is a sign of the wrong path.
 pub const FILE_BYTES_MAX: u64 = 32 << 20;
 
+/// The read size for `/proc` files: a `seq_file` produces at most one
+/// buffer's worth per `read` call, so a large buffer means fewer calls
+/// (and fewer regenerations of the kernel's text).
+const READ_CHUNK_BYTES: usize = 64 << 10;
+
+thread_local! {
+    /// A per-thread read buffer, reused across files and scrapes.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads a whole file as text, refusing files over [`FILE_BYTES_MAX`].
 /// Files in `/proc` report size 0, so the limit is enforced while reading.
 pub fn read_string(path: &Path) -> Result<String> {
@@ -18,20 +28,34 @@ pub fn read_string(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut buf = Vec::with_capacity(4096);
-    file.take(FILE_BYTES_MAX + 1)
-        .read_to_end(&mut buf)
-        .map_err(io)?;
-    if buf.len() as u64 > FILE_BYTES_MAX {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            limit_bytes: FILE_BYTES_MAX,
-        });
-    }
-    Ok(match String::from_utf8(buf) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    READ_BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        loop {
+            if buf.len() as u64 > FILE_BYTES_MAX {
+                return Err(Error::TooLarge {
+                    path: path.to_path_buf(),
+                    limit_bytes: FILE_BYTES_MAX,
+                });
+            }
+            let len = buf.len();
+            buf.resize(len + READ_CHUNK_BYTES, 0);
+            let n = loop {
+                match file.read(&mut buf[len..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            };
+            let n = n.map_err(|e| {
+                buf.truncate(len);
+                io(e)
+            })?;
+            buf.truncate(len + n);
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(String::from_utf8_lossy(buf).into_owned())
     })
 }
 
@@ -96,5 +120,44 @@ pub fn require(path: PathBuf) -> Result<PathBuf> {
         Ok(path)
     } else {
         Err(Error::NoData { path })
+    }
+}
+
+/// The most a sysfs attribute holds: the kernel formats each into one page.
+pub const ATTR_BYTES_MAX: usize = 4096;
+
+/// A directory opened once whose small attribute files are read with
+/// `openat`: the kernel walks the directory's path once instead of once
+/// per attribute, which is most of the cost of reading sysfs.
+pub struct AttrDir {
+    fd: rustix::fd::OwnedFd,
+}
+
+impl AttrDir {
+    pub fn open(path: &Path) -> Result<AttrDir> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        Ok(AttrDir { fd })
+    }
+
+    /// Attribute `name`, trimmed; `None` when it is missing or the driver
+    /// refuses to report it (e.g. `speed` of a link that is down).
+    pub fn read(&self, name: &str) -> Option<String> {
+        use rustix::fs::{Mode, OFlags};
+        let f = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut buf = [0u8; ATTR_BYTES_MAX];
+        // One read returns the whole attribute: sysfs formats it at once.
+        let n = rustix::io::read(&f, &mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
     }
 }

@@ -56,6 +56,12 @@ impl MetricSet {
 
     /// The family `name`, created empty when absent.
     pub fn family(&mut self, name: &str, help: &str, typ: MetricType) -> &mut MetricFamily {
+        // Collectors mostly add a family's samples one after another, so
+        // the last family is worth checking before hashing.
+        if self.families.last().is_some_and(|f| f.name == name) {
+            let last = self.families.len() - 1;
+            return &mut self.families[last];
+        }
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {

@@ -79,6 +79,15 @@ pub fn process(out: &mut MetricSet) {
             fds.count() as f64,
         );
     }
+    // An unlimited address space is reported as the largest u64, as the
+    // Go client does.
+    let as_max = rustix::process::getrlimit(rustix::process::Resource::As).current;
+    out.gauge(
+        "process_virtual_memory_max_bytes",
+        "Maximum amount of virtual memory available in bytes.",
+        &[],
+        as_max.unwrap_or(u64::MAX) as f64,
+    );
     if let Some(lim) = rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
         out.gauge(
             "process_max_fds",

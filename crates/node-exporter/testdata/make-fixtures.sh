@@ -68,6 +68,60 @@ domain0 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 cpu1 0 0 0 0 0 0 1927438571 813468823 58214
 X
 
+# synthetic: /proc/mdstat with a degraded mirror being rebuilt.
+cat > "$OUT_PROC/mdstat" <<'X'
+Personalities : [raid1]
+md0 : active raid1 sdb1[1] sda1[0]
+      1953382400 blocks super 1.2 [2/2] [UU]
+      bitmap: 0/15 pages [0KB], 65536KB chunk
+
+md1 : active raid1 sdd1[2] sdc1[0]
+      976630336 blocks super 1.2 [2/1] [U_]
+      [==>..................]  recovery = 12.6% (123456789/976630336) finish=70.5min speed=201628K/sec
+
+unused devices: <none>
+X
+
+# synthetic: NFS client statistics (kernel 6.x layout).
+mkdir -p "$OUT_PROC/net/rpc"
+cat > "$OUT_PROC/net/rpc/nfs" <<'X'
+net 18628 0 18628 6
+rpc 4329785 0 4338291
+proc3 22 1 4084749 29200 94754 32580 186 47747 7840 4572 5 0 0 2339 2 4 0 0 0 1 6 4 0
+proc4 69 0 2 3 0 4 0 0 5 1 0 0 2 0 0 0 0 7 8 9 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+X
+
+# synthetic: NFS server statistics (kernel 6.x layout, no `ra` line).
+cat > "$OUT_PROC/net/rpc/nfsd" <<'X'
+rc 0 6 18622
+fh 0 0 0 0 0
+io 157286400 72192
+th 8 0 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000 0.000
+net 18628 0 18629 6
+rpc 18628 3 1 2 0
+proc3 22 2 112 0 2719 111 0 0 0 0 0 0 0 0 0 0 0 27 216 0 2 1 0
+proc4 2 2 10853
+proc4ops 72 0 0 0 1098 2 0 0 0 0 8179 5896 0 0 0 0 5900 0 0 2 0 2 0 9609 0 2 150 1272 0 0 0 1236 0 0 0 0 3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+X
+
+# synthetic: a few OpenZFS kstat counters.
+mkdir -p "$OUT_PROC/spl/kstat/zfs"
+cat > "$OUT_PROC/spl/kstat/zfs/arcstats" <<'X'
+13 1 0x01 123 33456 1386183316 93519425384
+name                            type data
+hits                            4    8772612
+misses                          4    604635
+c_max                           4    16624467968
+size                            4    1173114792
+arc_no_grow                     1    0
+X
+cat > "$OUT_PROC/spl/kstat/zfs/zil" <<'X'
+10 1 0x01 13 624 25120219 64296838386
+name                            type data
+zil_commit_count                4    10
+zil_itx_metaslab_normal_bytes   4    0
+X
+
 # /sys/class/net: every readable regular attribute of lo and of the first
 # other interface.
 first=$(ls "$SYS/class/net" | grep -v '^lo$' | grep -v bonding_masters | head -n 1)
@@ -115,6 +169,60 @@ echo 7 > "$c/thermal_throttle/package_throttle_count"
 echo 0 > "$c/topology/physical_package_id"
 echo 0 > "$c/topology/core_id"
 
+# synthetic: a coretemp hwmon chip, linked from /sys/class/hwmon as the
+# kernel does.
+h=$OUT_SYS/devices/platform/coretemp.0/hwmon/hwmon1
+mkdir -p "$h" "$OUT_SYS/class/hwmon"
+ln -s ../.. "$h/device"
+ln -s ../../devices/platform/coretemp.0/hwmon/hwmon1 "$OUT_SYS/class/hwmon/hwmon1"
+echo coretemp > "$h/name"
+echo "Package id 0" > "$h/temp1_label"
+echo 45000 > "$h/temp1_input"
+echo 84000 > "$h/temp1_max"
+echo 100000 > "$h/temp1_crit"
+echo 0 > "$h/temp1_crit_alarm"
+echo 1215 > "$h/fan1_input"
+echo 1 > "$h/fan1_alarm"
+echo 1196 > "$h/in0_input"
+echo 12500000 > "$h/power1_average"
+echo 1000 > "$h/update_interval"
+
+# synthetic: XFS runtime statistics of one filesystem.
+x=$OUT_SYS/fs/xfs/sda1/stats
+mkdir -p "$x"
+cat > "$x/stats" <<'X'
+extent_alloc 92447 97589 92448 93751
+abt 0 0 0 0
+blk_map 1767055 188820 184891 92447 92448 2140766 0
+bmbt 0 0 0 0
+dir 185039 92447 92444 136422
+trans 706 944304 0
+ig 185045 58807 0 126238 0 33637 22
+log 2883 113448 9 17360 739
+rw 107739 94045
+attr 4 0 0 0
+icluster 8677 7849 135802
+vnodes 92597 0 0 0 92444 92444 92444 0
+buf 2666287 7122 2659202 3599 2 7085 0 10297 7085
+xpc 399724544 92823103 86219234
+debug 0
+X
+
+# synthetic: a single-device btrfs filesystem.
+bt=$OUT_SYS/fs/btrfs/0abb23a9-579b-43e6-ad30-227ef47fcb9d
+mkdir -p "$bt/allocation/data/single" "$bt/allocation/metadata/dup" "$bt/allocation/system/dup" "$bt/devices/sdb"
+echo fixture > "$bt/label"
+echo 16777216 > "$bt/allocation/global_rsv_size"
+for g in data metadata system; do echo 0 > "$bt/allocation/$g/bytes_reserved"; done
+echo 808189952 > "$bt/allocation/data/single/used_bytes"
+echo 2147483648 > "$bt/allocation/data/single/total_bytes"
+echo 933888 > "$bt/allocation/metadata/dup/used_bytes"
+echo 1073741824 > "$bt/allocation/metadata/dup/total_bytes"
+echo 16384 > "$bt/allocation/system/dup/used_bytes"
+echo 8388608 > "$bt/allocation/system/dup/total_bytes"
+echo 20971520 > "$bt/devices/sdb/size"
+mkdir -p "$OUT_SYS/fs/btrfs/features"
+
 # synthetic: a thermal zone and a cooling device.
 t=$OUT_SYS/class/thermal
 mkdir -p "$t/thermal_zone0" "$t/cooling_device0"
@@ -144,6 +252,20 @@ echo 04/01/2014 > "$d/bios_date"
 echo SeaBIOS > "$d/bios_vendor"
 echo "Standard PC (Q35 + ICH9, 2009)" > "$d/product_name"
 echo QEMU > "$d/sys_vendor"
+
+# synthetic: a laptop battery.
+ps=$OUT_SYS/class/power_supply/BAT0
+mkdir -p "$ps"
+echo Battery > "$ps/type"
+echo Discharging > "$ps/status"
+echo Li-ion > "$ps/technology"
+echo 81 > "$ps/capacity"
+echo 1 > "$ps/present"
+echo 11610000 > "$ps/voltage_now"
+echo 39540000 > "$ps/energy_now"
+echo 57020000 > "$ps/energy_full"
+echo 12 > "$ps/cycle_count"
+echo 318 > "$ps/temp"
 
 # synthetic: a software watchdog.
 w=$OUT_SYS/class/watchdog/watchdog0
@@ -191,4 +313,4 @@ request_seconds_count 5
 X
 printf 'this is { not valid\n' > "$tf/broken.prom"
 
-du -sh --apparent-size "$HERE"
+find "$HERE" -type f -printf "%s\n" | awk "{s+=\$1} END {print s \" bytes of fixture files\"}"

@@ -17,6 +17,7 @@ use beacon_node_exporter::metric_set::MetricSet;
 const FIXTURE_COLLECTORS: &[&str] = &[
     "arp",
     "bonding",
+    "btrfs",
     "conntrack",
     "cpu",
     "cpufreq",
@@ -25,12 +26,17 @@ const FIXTURE_COLLECTORS: &[&str] = &[
     "edac",
     "entropy",
     "filefd",
+    "hwmon",
     "loadavg",
+    "mdadm",
     "meminfo",
     "netclass",
     "netdev",
     "netstat",
+    "nfs",
+    "nfsd",
     "os",
+    "powersupplyclass",
     "pressure",
     "rapl",
     "schedstat",
@@ -42,6 +48,8 @@ const FIXTURE_COLLECTORS: &[&str] = &[
     "udp_queues",
     "vmstat",
     "watchdog",
+    "xfs",
+    "zfs",
 ];
 
 fn testdata() -> PathBuf {

@@ -225,7 +225,50 @@ pub fn print_failures(summary: &Summary, out: &mut dyn Write) -> io::Result<()> 
     for s in &summary.unused_skips {
         writeln!(out, "unused skip entry: {s} (no eval starts on that line)")?;
     }
+    let kinds = failure_kinds(summary);
+    if !kinds.is_empty() {
+        let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "failures by kind: {}", parts.join(", "))?;
+    }
     Ok(())
+}
+
+/// Sorts a failure into a coarse kind by how the runner worded it, so that
+/// a run's failures can be sized up at a glance.
+pub fn failure_kind(why: &str) -> &'static str {
+    // The extra runs' prefixes come first: they wrap the other wordings.
+    const KINDS: [(&str, &str); 10] = [
+        ("in range mode", "range mode differs"),
+        ("with @ pinned", "@-pinned run differs"),
+        ("the expression does not parse", "parse error"),
+        ("engine panicked", "panic"),
+        ("no answer within", "timeout"),
+        ("not run:", "not run"),
+        ("unexpected error", "unexpected error"),
+        ("expected an error", "missing error"),
+        ("annotation", "annotations"),
+        ("expected no ", "annotations"),
+    ];
+    let first = why.lines().next().unwrap_or("");
+    KINDS
+        .iter()
+        .find(|(needle, _)| first.contains(needle))
+        .map_or("wrong result", |(_, kind)| kind)
+}
+
+/// How many failures of each kind, most frequent first.
+pub fn failure_kinds(summary: &Summary) -> Vec<(&'static str, usize)> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for f in &summary.files {
+        for e in &f.evals {
+            if let Outcome::Failed(why) = &e.outcome {
+                *counts.entry(failure_kind(why)).or_default() += 1;
+            }
+        }
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v
 }
 
 /// Writes only the counts: one line per file, the total and the closing
@@ -269,6 +312,39 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn failures_are_sorted_into_kinds() {
+        for (why, kind) in [
+            ("value of {} (line 3): expected 1, got 2", "wrong result"),
+            ("missing: x 1 (line 4)", "wrong result"),
+            ("expected info annotations, got none", "annotations"),
+            ("unexpected warn annotation \"w\"", "annotations"),
+            ("expected no warn annotations, got: [\"w\"]", "annotations"),
+            ("unexpected error: boom", "unexpected error"),
+            (
+                "expected an error matching anything, but the query succeeded",
+                "missing error",
+            ),
+            (
+                "in range mode (T-1m to T+1m, step 1m): unexpected error: x",
+                "range mode differs",
+            ),
+            (
+                "with @ pinned, `x @ 1.000` evaluated at t=0ms: missing: x 1",
+                "@-pinned run differs",
+            ),
+            ("engine panicked: index out of bounds", "panic"),
+            ("no answer within 5s (timed out)", "timeout"),
+            (
+                "the expression does not parse: 1:1: parse error: x",
+                "parse error",
+            ),
+            ("not run: an earlier load failed: x", "not run"),
+        ] {
+            assert_eq!(failure_kind(why), kind, "{why}");
+        }
     }
 
     #[test]

@@ -400,9 +400,19 @@ fn judge_result(
                     "expected an error matching {p}, but the query succeeded"
                 ));
             }
-            check_annotations(eval, &out)?;
-            check_value(eval, &out.value, grid)?;
-            Ok(Some(out))
+            // Both checks run, so that one report shows every problem.
+            let problems: Vec<String> = [
+                check_annotations(eval, &out),
+                check_value(eval, &out.value, grid),
+            ]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+            if problems.is_empty() {
+                Ok(Some(out))
+            } else {
+                Err(problems.join("\n"))
+            }
         }
     }
 }

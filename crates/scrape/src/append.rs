@@ -272,6 +272,8 @@ pub fn sample_labels(scraped: Labels, s: &AppendSettings<'_>) -> Result<Option<L
             }
         }
     }
+    // Shorter names first, as Prometheus resolves them.
+    conflicts.sort_by_key(|c| c.0.len());
     for (name, value) in conflicts {
         let mut new_name = format!("exported_{name}");
         while b.get(&new_name).is_some_and(|v| !v.is_empty()) {

@@ -29,6 +29,7 @@ pub mod append;
 pub mod cache;
 mod error;
 pub mod fetch;
+pub mod from_config;
 pub mod manager;
 pub mod options;
 pub mod pool;

@@ -183,6 +183,30 @@ impl ScrapeManager {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Applies a loaded configuration (see [`ScrapeManager::apply_options`]).
+    /// Jobs whose settings cannot be used (an unreadable password file, say)
+    /// keep running with their old settings and the first error is
+    /// returned.
+    pub async fn apply_config(&self, cfg: &beacon_config::Config) -> Result<()> {
+        let mut jobs = Vec::new();
+        let mut first_err = None;
+        for c in cfg.all_scrape_configs() {
+            match crate::from_config::scrape_options(c) {
+                Ok(o) => jobs.push(o),
+                Err(e) => {
+                    // Keep the job's previous settings rather than stopping it.
+                    let pools = self.pools.lock().await;
+                    if let Some(p) = pools.get(&c.job_name) {
+                        jobs.push(p.options().clone());
+                    }
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let applied = self.apply_options(&jobs).await;
+        first_err.map_or(applied, Err)
+    }
+
     /// Applies discovered groups for every job at once.
     pub async fn sync(&self, groups: &JobGroups) {
         *self.groups.lock() = groups.clone();

@@ -1,15 +1,14 @@
 //! Wiring of discovery and scraping: turns `prometheus.yml`'s scrape
-//! configs into discovery providers and scrape-pool settings, runs both
+//! configs into scrape-pool settings (discovery converts its own part), runs both
 //! managers, and reports targets, metadata and scrape metrics to the API.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use beacon_config::{Config, ScrapeConfig};
-use beacon_discovery::client::{Auth, HttpClientSettings};
-use beacon_discovery::{DiscoveryManager, SdConfig};
+use beacon_discovery::DiscoveryManager;
 use beacon_exposition::family::{Metric, MetricFamily, MetricValue};
+use beacon_exposition::negotiate::ScrapeProtocol;
 use beacon_model::{Labels, MetricType};
 use beacon_scrape::{Limits, ManagerOptions, ScrapeManager, ScrapeOptions};
 use beacon_storage::Appendable;
@@ -19,31 +18,14 @@ fn limit(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-fn client(sc: &ScrapeConfig) -> HttpClientSettings {
-    let h = &sc.http;
-    let auth = if let Some(b) = &h.basic_auth {
-        Auth::Basic {
-            username: b.username.clone(),
-            password: b.password.expose().to_owned(),
-        }
-    } else if let Some(a) = &h.authorization {
-        Auth::Authorization {
-            kind: if a.r#type.is_empty() { "Bearer".into() } else { a.r#type.clone() },
-            credentials: a.credentials.expose().to_owned(),
-        }
-    } else if !h.bearer_token.is_empty() {
-        Auth::Authorization {
-            kind: "Bearer".into(),
-            credentials: h.bearer_token.expose().to_owned(),
-        }
-    } else {
-        Auth::None
-    };
-    HttpClientSettings {
-        auth,
-        follow_redirects: h.follow_redirects,
-        enable_http2: h.enable_http2,
-        ..HttpClientSettings::default()
+fn protocol(p: beacon_config::ScrapeProtocol) -> ScrapeProtocol {
+    use beacon_config::ScrapeProtocol as C;
+    match p {
+        C::PrometheusProto => ScrapeProtocol::PrometheusProto,
+        C::PrometheusText0_0_4 => ScrapeProtocol::PrometheusText0_0_4,
+        C::PrometheusText1_0_0 => ScrapeProtocol::PrometheusText1_0_0,
+        C::OpenMetricsText0_0_1 => ScrapeProtocol::OpenMetricsText0_0_1,
+        C::OpenMetricsText1_0_0 => ScrapeProtocol::OpenMetricsText1_0_0,
     }
 }
 
@@ -58,9 +40,12 @@ pub fn scrape_options(sc: &ScrapeConfig) -> ScrapeOptions {
     o.honor_labels = sc.honor_labels;
     o.honor_timestamps = sc.honor_timestamps;
     o.track_timestamps_staleness = sc.track_timestamps_staleness;
-    o.scrape_protocols = sc.scrape_protocols.clone();
+    o.scrape_protocols = sc.scrape_protocols.iter().map(|p| protocol(*p)).collect();
     o.enable_compression = sc.enable_compression;
-    o.client = client(sc);
+    match beacon_discovery::from_config::http_settings(&sc.http) {
+        Ok(c) => o.client = c,
+        Err(e) => tracing::error!(msg = "Unusable HTTP client settings; scraping without them", job = %sc.job_name, err = %e),
+    }
     o.relabel_configs = sc.relabel_configs.clone();
     o.metric_relabel_configs = sc.metric_relabel_configs.clone();
     o.limits = Limits {
@@ -73,33 +58,6 @@ pub fn scrape_options(sc: &ScrapeConfig) -> ScrapeOptions {
         keep_dropped_targets: limit(sc.keep_dropped_targets),
     };
     o
-}
-
-/// The discovery mechanisms of one job (static and file for now).
-pub fn sd_configs(sc: &ScrapeConfig) -> Vec<SdConfig> {
-    let sd = &sc.service_discovery;
-    let mut out = Vec::new();
-    if !sd.static_configs.is_empty() {
-        let labels: Vec<Labels> = sd
-            .static_configs
-            .iter()
-            .map(|c| Labels::from_pairs(c.labels.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-            .collect();
-        let groups = beacon_discovery::static_config::groups(
-            sd.static_configs
-                .iter()
-                .zip(&labels)
-                .map(|(c, l)| (c.targets.as_slice(), l)),
-        );
-        out.push(SdConfig::Static(groups));
-    }
-    for f in &sd.file_sd_configs {
-        out.push(SdConfig::File(beacon_discovery::file::FileSdConfig {
-            files: f.files.clone(),
-            refresh_interval: f.refresh_interval.to_std(),
-        }));
-    }
-    out
 }
 
 /// Discovery and scraping, running.
@@ -131,10 +89,10 @@ impl Scraping {
     /// Applies a (re)loaded configuration.
     pub async fn apply(&self, config: &Config) -> Result<(), beacon_scrape::Error> {
         let jobs: Vec<ScrapeOptions> = config.all_scrape_configs().map(scrape_options).collect();
-        let sds: BTreeMap<String, Vec<SdConfig>> = config
-            .all_scrape_configs()
-            .map(|sc| (sc.job_name.clone(), sd_configs(sc)))
-            .collect();
+        let (sds, errors) = beacon_discovery::from_config::jobs(config);
+        for (job, e) in errors {
+            tracing::error!(msg = "Cannot discover targets of a job", job = %job, err = %e);
+        }
         let res = self.manager.apply_options(&jobs).await;
         self.discovery.lock().apply_config(sds);
         res

@@ -323,21 +323,20 @@ fn rss_kib() -> u64 {
 fn figure_memory() {
     let hosts = 1300; // ~100k series
     let series = node_like(hosts, 3);
-    let dir = tempfile::tempdir().unwrap();
-    let before = rss_kib();
-    let db = Db::open(dir.path(), no_wal()).unwrap();
-    // 30 min of scrapes: one full chunk plus an open one per series.
-    fill(&db, &series, 121, 11);
-    let after = rss_kib();
-    let n = db.head().series_count() as f64;
-    let heap = db.head().heap_bytes() as f64;
-    println!(
-        "FIGURE memory per active series ({} series, 121 samples each): RSS delta {:.0} B, accounted heap {:.0} B",
-        n,
-        (after.saturating_sub(before) * 1024) as f64 / n,
-        heap / n
-    );
-    drop(series);
+    for (label, steps) in [("30 min", 121), ("2 h", TWO_HOURS_MS / INTERVAL_MS)] {
+        let dir = tempfile::tempdir().unwrap();
+        let before = rss_kib();
+        let db = Db::open(dir.path(), no_wal()).unwrap();
+        fill(&db, &series, steps, 11);
+        let after = rss_kib();
+        let n = db.head().series_count() as f64;
+        let heap = db.head().heap_bytes() as f64;
+        println!(
+            "FIGURE memory per active series ({n} series, {label} at 15 s = {steps} samples each): RSS delta {:.0} B, accounted heap {:.0} B",
+            (after.saturating_sub(before) * 1024) as f64 / n,
+            heap / n
+        );
+    }
 }
 
 fn figure_replay() {
@@ -345,7 +344,7 @@ fn figure_replay() {
     let series = node_like(100, 5);
     let n = {
         let db = Db::open(dir.path(), Options::default()).unwrap();
-        let n = fill(&db, &series, 120, 9);
+        let n = fill(&db, &series, TWO_HOURS_MS / INTERVAL_MS, 9);
         db.close().unwrap();
         n
     };
@@ -353,10 +352,11 @@ fn figure_replay() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(db.stats().head_samples_appended_total, n);
+    let replay = db.stats().wal_replay_seconds;
     println!(
-        "FIGURE WAL replay ({n} samples, {} series): {:.1} M samples/s",
+        "FIGURE WAL replay ({n} samples, {} series): {:.1} M samples/s replaying ({replay:.3} s); whole Db::open {secs:.3} s",
         series.len(),
-        n as f64 / secs / 1e6
+        n as f64 / replay / 1e6
     );
 }
 
@@ -425,12 +425,20 @@ fn bench_select(c: &mut Criterion) {
 }
 
 fn main() {
-    // Figures take a minute; skip them when only timing (e.g. profiling).
-    if std::env::var_os("BEACON_TSDB_BENCH_NO_FIGURES").is_none() {
-        figure_synthetic_compression();
-        figure_real_compression();
-        figure_memory();
-        figure_replay();
+    // Figures take a minute; BEACON_TSDB_BENCH_FIGURES picks some
+    // (comma-separated names, or "none").
+    let pick = std::env::var("BEACON_TSDB_BENCH_FIGURES").unwrap_or_default();
+    let want = |n: &str| pick.is_empty() || pick.split(',').any(|p| p == n);
+    let figures: [(&str, fn()); 4] = [
+        ("synthetic", figure_synthetic_compression),
+        ("real", figure_real_compression),
+        ("memory", figure_memory),
+        ("replay", figure_replay),
+    ];
+    for (name, f) in figures {
+        if want(name) {
+            f();
+        }
     }
     let mut c = Criterion::default().configure_from_args();
     bench_append(&mut c);

@@ -14,10 +14,13 @@ use hashbrown::HashMap;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::{ENCODING_DECIMAL, ENCODING_XOR, SAMPLES_PER_CHUNK, XorChunk, decimal};
+use crate::chunk::histogram::{HistChunk, HistSample};
+use crate::chunk::{
+    ENCODING_DECIMAL, ENCODING_HISTOGRAM, ENCODING_XOR, SAMPLES_PER_CHUNK, XorChunk, decimal,
+};
 use crate::encoding::{Decoder, put_uvarint, put_varint};
 use crate::index::{ChunkMeta, IndexReader, IndexWriter};
-use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part};
+use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, HistChunksIter, Intervals, Part, join};
 use crate::postings::postings_for_matchers;
 use crate::wal::sync_dir;
 use crate::{Error, Result};
@@ -195,7 +198,8 @@ pub fn write_block(
     Ok(Some(meta))
 }
 
-/// Re-encodes one series' samples in `[mint, maxt)` into chunks.
+/// Re-encodes one series' samples in `[mint, maxt)` into chunks: floats
+/// into float chunks, histograms into histogram chunks.
 fn encode_series(
     it: &mut dyn SampleIterator,
     mint: i64,
@@ -205,17 +209,42 @@ fn encode_series(
 ) -> Result<Vec<ChunkMeta>> {
     let mut metas = Vec::new();
     let mut buf: Vec<(i64, f64)> = Vec::with_capacity(usize::from(SAMPLES_PER_CHUNK));
+    let mut hist = HistChunk::new();
+    let (mut hmin, mut hmax) = (0, 0);
     let mut vt = it.seek(mint);
     while vt != ValueType::None {
-        if vt == ValueType::Float {
-            let (t, v) = it.at();
-            if t >= maxt {
-                break;
+        let t = it.at_t();
+        if t >= maxt {
+            break;
+        }
+        stats.num_samples += 1;
+        match vt {
+            ValueType::Float => {
+                buf.push(it.at());
+                if buf.len() >= usize::from(SAMPLES_PER_CHUNK) {
+                    metas.push(flush(w, &mut buf));
+                }
             }
-            buf.push((t, v));
-            stats.num_samples += 1;
-            if buf.len() >= usize::from(SAMPLES_PER_CHUNK) {
-                metas.push(flush(w, &mut buf));
+            _ => {
+                let h = if vt == ValueType::Histogram {
+                    HistSample::Int(it.at_histogram().1)
+                } else {
+                    HistSample::Float(it.at_float_histogram().1)
+                };
+                if hist.is_empty() {
+                    hmin = t;
+                }
+                hist.append(t, &h);
+                hmax = t;
+                if hist.len() >= SAMPLES_PER_CHUNK {
+                    let chunk_ref = w.add(ENCODING_HISTOGRAM, hist.bytes());
+                    metas.push(ChunkMeta {
+                        mint: hmin,
+                        maxt: hmax,
+                        chunk_ref,
+                    });
+                    hist = HistChunk::new();
+                }
             }
         }
         vt = it.next();
@@ -226,6 +255,15 @@ fn encode_series(
     if !buf.is_empty() {
         metas.push(flush(w, &mut buf));
     }
+    if !hist.is_empty() {
+        let chunk_ref = w.add(ENCODING_HISTOGRAM, hist.bytes());
+        metas.push(ChunkMeta {
+            mint: hmin,
+            maxt: hmax,
+            chunk_ref,
+        });
+    }
+    metas.sort_by_key(|m| m.mint);
     stats.num_chunks += metas.len() as u64;
     Ok(metas)
 }
@@ -419,7 +457,7 @@ impl Block {
             ));
         }
         let encoding = map[start];
-        if encoding != ENCODING_XOR && encoding != ENCODING_DECIMAL {
+        if ![ENCODING_XOR, ENCODING_DECIMAL, ENCODING_HISTOGRAM].contains(&encoding) {
             return Err(Error::corruption(
                 path(),
                 start as u64,
@@ -456,20 +494,39 @@ impl Block {
                     bytes,
                 });
             }
-            let Some(first) = chunks.first() else {
-                continue;
-            };
-            let (lo, hi) = (first.mint, chunks.last().map_or(i64::MIN, |c| c.maxt));
             let deleted = stones.get(&id).cloned().unwrap_or_default();
-            let iter = ChunksIter::new(chunks, mint, maxt, deleted);
-            out.push((
-                labels,
-                Part {
+            let (hists, floats): (Vec<ChunkRef>, Vec<ChunkRef>) = chunks
+                .into_iter()
+                .partition(|c| c.encoding == ENCODING_HISTOGRAM);
+            let mut parts = Vec::new();
+            if let (Some(a), Some(b)) = (floats.first(), floats.last()) {
+                let (lo, hi) = (a.mint, b.maxt);
+                let iter = ChunksIter::new(floats, mint, maxt, deleted.clone());
+                parts.push(Part {
                     mint: lo,
                     maxt: hi,
                     iter: Box::new(iter),
+                });
+            }
+            if let (Some(a), Some(b)) = (hists.first(), hists.last()) {
+                let (lo, hi) = (a.mint, b.maxt);
+                let iter = HistChunksIter::new(hists, mint, maxt, deleted);
+                parts.push(Part {
+                    mint: lo,
+                    maxt: hi,
+                    iter: Box::new(iter),
+                });
+            }
+            let part = match parts.len() {
+                0 => continue,
+                1 => parts.pop().expect("one part"),
+                _ => Part {
+                    mint: parts.iter().map(|p| p.mint).min().unwrap_or(i64::MIN),
+                    maxt: parts.iter().map(|p| p.maxt).max().unwrap_or(i64::MAX),
+                    iter: join(parts),
                 },
-            ));
+            };
+            out.push((labels, part));
         }
         Ok(out)
     }

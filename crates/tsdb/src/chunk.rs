@@ -20,6 +20,7 @@ pub const ENCODING_HISTOGRAM: u8 = 2;
 pub const ENCODING_DECIMAL: u8 = 3;
 
 pub mod decimal;
+pub mod histogram;
 
 /// Samples per chunk before the head cuts a new one: like Prometheus, 120
 /// samples (30 min at 15 s) balance index size against decode cost.
@@ -50,20 +51,30 @@ impl BitWriter {
         }
     }
 
-    /// Writes the low `n` bits of `v` (`n` ≤ 64).
+    /// Writes the low `n` bits of `v` (`n` ≤ 64): first into the free
+    /// bits of the last byte, then whole bytes, then a partial byte.
     #[inline]
-    pub(crate) fn bits(&mut self, v: u64, mut n: u8) {
+    pub(crate) fn bits(&mut self, v: u64, n: u8) {
         debug_assert!(n <= 64);
-        while n > 0 {
-            if self.free == 0 {
-                self.bytes.push(0);
-                self.free = 8;
-            }
-            let take = n.min(self.free);
+        let mut n = u32::from(n);
+        if n == 0 {
+            return;
+        }
+        if self.free > 0 {
+            let free = u32::from(self.free);
+            let take = n.min(free);
             let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
-            *self.bytes.last_mut().expect("pushed above") |= chunk << (self.free - take);
-            self.free -= take;
+            *self.bytes.last_mut().expect("free bits imply a byte") |= chunk << (free - take);
+            self.free -= take as u8;
             n -= take;
+        }
+        while n >= 8 {
+            n -= 8;
+            self.bytes.push((v >> n) as u8);
+        }
+        if n > 0 {
+            self.bytes.push(((v << (8 - n)) & 0xff) as u8);
+            self.free = (8 - n) as u8;
         }
     }
 }
@@ -149,8 +160,12 @@ impl Default for XorChunk {
 impl XorChunk {
     /// An empty chunk.
     pub fn new() -> XorChunk {
+        // Room for a typical chunk's first samples; growth doubles from
+        // here, and `shrink` trims the slack when the chunk is cut.
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(&[0, 0]);
         XorChunk {
-            w: BitWriter::with_bytes(vec![0, 0]),
+            w: BitWriter::with_bytes(bytes),
             count: 0,
             t: 0,
             t_delta: 0,

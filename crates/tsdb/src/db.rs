@@ -9,7 +9,6 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use beacon_model::{Labels, Matcher};
 use beacon_storage::{Appendable, Appender, LabelHints, Querier, Queryable, Series};
@@ -129,7 +128,6 @@ pub struct Db {
     _lock: File,
     compactions: AtomicU64,
     retention_deletions: AtomicU64,
-    replay_seconds: f64,
 }
 
 impl std::fmt::Debug for Db {
@@ -174,14 +172,14 @@ impl Db {
             fsync: opts.wal_fsync,
         };
         let wal_dir = dir.join("wal");
-        let started = Instant::now();
+        let chunk_dir = dir.join("chunks_head");
         let head = Head::open(
             head_opts,
             opts.wal.then_some(wal_dir.as_path()),
             wal_opts,
             min_valid,
+            Some(chunk_dir.as_path()),
         )?;
-        let replay_seconds = started.elapsed().as_secs_f64();
         Ok(Db {
             dir,
             opts,
@@ -191,7 +189,6 @@ impl Db {
             _lock: lock,
             compactions: AtomicU64::new(0),
             retention_deletions: AtomicU64::new(0),
-            replay_seconds,
         })
     }
 
@@ -237,7 +234,7 @@ impl Db {
             blocks_bytes: blocks.iter().map(|b| b.size_bytes()).sum(),
             block_chunks: blocks.iter().map(|b| b.meta().stats.num_chunks).sum(),
             wal_corruptions_total: c.wal_corruptions.load(Ordering::Relaxed),
-            wal_replay_seconds: self.replay_seconds,
+            wal_replay_seconds: self.head.replay_stats().seconds,
             checkpoints_total: c.checkpoints.load(Ordering::Relaxed),
             compactions_total: self.compactions.load(Ordering::Relaxed),
             retention_deletions_total: self.retention_deletions.load(Ordering::Relaxed),

@@ -16,17 +16,23 @@ use hashbrown::HashMap;
 use parking_lot::{Mutex, RwLock};
 
 use crate::Result;
+use crate::chunk::histogram::HistSample;
 use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part, is_deleted};
 use crate::postings::{PostingsIndex, postings_for_matchers, union};
-use crate::record::{Record, RefSample, Tombstone};
-use crate::series::{MemSeries, Pending, Verdict, judge};
+use crate::record::{Record, RefHist, RefSample, Tombstone};
+use chunk_disk::ChunkDisk;
+use crate::series::{MemSeries, Pending, Value, Verdict, judge};
 use crate::wal::{self, ReplayStats, Wal, WalOptions};
 
 mod appender;
+pub mod chunk_disk;
 mod postings;
 
 pub use appender::HeadAppender;
 use postings::MemPostings;
+
+/// Samples (by resolved series id) for the replay worker.
+type ShardBatch = Vec<(u32, i64, Value)>;
 
 /// Head settings.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +141,8 @@ pub struct Head {
     mint: AtomicI64,
     maxt: AtomicI64,
     tombstones: RwLock<HashMap<u32, Intervals>>,
+    /// Where full chunks go (none: they stay in memory).
+    disk: Option<ChunkDisk>,
     pub counters: HeadCounters,
     replay: Mutex<ReplayStats>,
 }
@@ -143,12 +151,15 @@ impl Head {
     /// A head logging to `wal_dir` (replaying what is there), or without a
     /// WAL when `wal_dir` is `None`. `min_valid_t` is the end of the newest
     /// block.
+    /// Full chunks are written to `chunk_dir` when given.
     pub fn open(
         opts: HeadOptions,
         wal_dir: Option<&Path>,
         wal_opts: WalOptions,
         min_valid_t: i64,
+        chunk_dir: Option<&Path>,
     ) -> Result<Head> {
+        let disk = chunk_dir.map(ChunkDisk::open).transpose()?;
         let head = Head {
             opts,
             registry: RwLock::new(Registry::default()),
@@ -159,6 +170,7 @@ impl Head {
             mint: AtomicI64::new(i64::MAX),
             maxt: AtomicI64::new(i64::MIN),
             tombstones: RwLock::new(HashMap::new()),
+            disk,
             counters: HeadCounters::default(),
             replay: Mutex::new(ReplayStats::default()),
         };
@@ -171,11 +183,30 @@ impl Head {
         Ok(head)
     }
 
+    /// Replays the WAL on three threads: one reads and decodes, this one
+    /// creates series and applies the samples of even series ids, a worker
+    /// applies odd ones (each series stays on one thread, so its samples
+    /// keep their order).
     fn replay(&self, dir: &Path) -> Result<ReplayStats> {
         // WAL ids of series records that repeat labels already seen map to
         // the first id.
         let mut alias: HashMap<u32, u32> = HashMap::new();
-        let stats = wal::replay(dir, |rec| self.apply_record(rec, &mut alias))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ShardBatch>(16);
+        let stats = std::thread::scope(|sc| {
+            let worker = sc.spawn(move || {
+                for batch in rx {
+                    let reg = self.registry.read();
+                    let resolved = batch
+                        .into_iter()
+                        .filter_map(|(id, t, v)| reg.get(id).map(|s| (&**s, t, v)));
+                    self.apply_samples(resolved);
+                }
+            });
+            let stats = wal::replay(dir, |rec| self.apply_record(rec, &mut alias, &tx));
+            drop(tx);
+            let _ = worker.join();
+            stats
+        })?;
         self.counters
             .wal_corruptions
             .fetch_add(stats.corruptions, Ordering::Relaxed);
@@ -184,7 +215,19 @@ impl Head {
         Ok(stats)
     }
 
-    fn apply_record(&self, rec: Record, alias: &mut HashMap<u32, u32>) {
+    fn apply_record(
+        &self,
+        rec: Record,
+        alias: &mut HashMap<u32, u32>,
+        shard: &std::sync::mpsc::SyncSender<ShardBatch>,
+    ) {
+        let resolve = |id: u32| {
+            if alias.is_empty() {
+                id
+            } else {
+                alias.get(&id).copied().unwrap_or(id)
+            }
+        };
         match rec {
             Record::Series(series) => {
                 for (id, labels) in series {
@@ -197,21 +240,43 @@ impl Head {
             }
             Record::Samples(samples) => {
                 let reg = self.registry.read();
-                let resolved = samples.iter().filter_map(|&RefSample { id, t, v }| {
-                    let id = if alias.is_empty() {
-                        id
-                    } else {
-                        alias.get(&id).copied().unwrap_or(id)
-                    };
-                    reg.get(id).map(|s| (&**s, t, v))
+                let mut theirs = Vec::with_capacity(samples.len() / 2 + 1);
+                let mine = samples.iter().filter_map(|&RefSample { id, t, v }| {
+                    let id = resolve(id);
+                    if id & 1 == 1 {
+                        theirs.push((id, t, Value::Float(v)));
+                        return None;
+                    }
+                    reg.get(id).map(|s| (&**s, t, Value::Float(v)))
                 });
-                self.apply_samples(resolved);
+                self.apply_samples(mine);
+                if !theirs.is_empty() {
+                    // The worker only stops when the channel closes.
+                    let _ = shard.send(theirs);
+                }
             }
             Record::Tombstones(stones) => {
                 let mut ts = self.tombstones.write();
                 for Tombstone { id, mint, maxt } in stones {
-                    let id = alias.get(&id).copied().unwrap_or(id);
-                    ts.entry(id).or_default().push((mint, maxt));
+                    ts.entry(resolve(id)).or_default().push((mint, maxt));
+                }
+            }
+            Record::HistSamples(hists) => {
+                let reg = self.registry.read();
+                let mut theirs = Vec::new();
+                let mut mine = Vec::new();
+                for RefHist { id, t, h } in hists {
+                    let id = resolve(id);
+                    let v = Value::Hist(Box::new(h));
+                    if id & 1 == 1 {
+                        theirs.push((id, t, v));
+                    } else if let Some(s) = reg.get(id) {
+                        mine.push((&**s, t, v));
+                    }
+                }
+                self.apply_samples(mine.into_iter());
+                if !theirs.is_empty() {
+                    let _ = shard.send(theirs);
                 }
             }
             Record::Metadata(_) => {}
@@ -277,7 +342,7 @@ impl Head {
 
     /// Applies samples in order, updating the head's bounds and counters
     /// once for the lot.
-    fn apply_samples<'s>(&self, samples: impl Iterator<Item = (&'s MemSeries, i64, f64)>) {
+    fn apply_samples<'s>(&self, samples: impl Iterator<Item = (&'s MemSeries, i64, Value)>) {
         let min_valid = self.min_valid_t.load(Ordering::Relaxed);
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         let (mut stored, mut rejected) = (0u64, 0u64);
@@ -287,10 +352,15 @@ impl Head {
                 rejected += 1;
                 continue;
             }
-            if s.data
-                .lock()
-                .apply(t, v, ooo_min_t, self.opts.chunk_range_ms)
-            {
+            let mut d = s.data.lock();
+            let ok = match v {
+                Value::Float(v) => {
+                    d.apply(t, v, ooo_min_t, self.opts.chunk_range_ms, self.disk.as_ref())
+                }
+                Value::Hist(h) => d.apply_hist(t, *h, self.opts.chunk_range_ms),
+            };
+            drop(d);
+            if ok {
                 stored += 1;
                 lo = lo.min(t);
                 if t > hi {
@@ -381,7 +451,7 @@ impl Head {
                 mint: c.mint,
                 maxt: c.maxt,
                 encoding: crate::chunk::ENCODING_XOR,
-                bytes: ChunkBytes::Shared(c.bytes.clone()),
+                bytes: c.bytes.clone(),
             })
             .collect();
         if let Some(o) = data
@@ -406,25 +476,60 @@ impl Head {
                     .collect()
             })
             .unwrap_or_default();
+        let hist = data.hist.as_ref().map(|h| {
+            let mut chunks: Vec<ChunkRef> = h
+                .closed
+                .iter()
+                .filter(|c| c.maxt >= mint && c.mint <= maxt)
+                .map(|c| ChunkRef {
+                    mint: c.mint,
+                    maxt: c.maxt,
+                    encoding: crate::chunk::ENCODING_HISTOGRAM,
+                    bytes: c.bytes.clone(),
+                })
+                .collect();
+            if !h.open.is_empty() && h.last_t >= mint && h.open_mint <= maxt {
+                chunks.push(ChunkRef {
+                    mint: h.open_mint,
+                    maxt: h.last_t,
+                    encoding: crate::chunk::ENCODING_HISTOGRAM,
+                    bytes: ChunkBytes::Shared(Arc::from(h.open.bytes())),
+                });
+            }
+            chunks
+        });
         drop(data);
-        let in_order = Part {
-            mint: chunks.first().map_or(i64::MAX, |c| c.mint),
-            maxt: chunks.last().map_or(i64::MIN, |c| c.maxt),
-            iter: Box::new(ChunksIter::new(chunks, mint, maxt, deleted)),
-        };
-        if ooo.is_empty() {
-            return Some(in_order);
+        let mut parts = Vec::new();
+        if !chunks.is_empty() {
+            parts.push(Part {
+                mint: chunks[0].mint,
+                maxt: chunks[chunks.len() - 1].maxt,
+                iter: Box::new(ChunksIter::new(chunks, mint, maxt, deleted.clone())),
+            });
         }
-        let ooo_part = Part {
-            mint: ooo[0].0,
-            maxt: ooo[ooo.len() - 1].0,
-            iter: Box::new(beacon_storage::VecIterator::new(ooo)),
-        };
-        Some(Part {
-            mint: lo,
-            maxt: hi,
-            iter: crate::iter::join(vec![in_order, ooo_part]),
-        })
+        if let Some(h) = hist.filter(|h| !h.is_empty()) {
+            parts.push(Part {
+                mint: h[0].mint,
+                maxt: h[h.len() - 1].maxt,
+                iter: Box::new(crate::iter::HistChunksIter::new(h, mint, maxt, deleted)),
+            });
+        }
+        if !ooo.is_empty() {
+            parts.push(Part {
+                mint: ooo[0].0,
+                maxt: ooo[ooo.len() - 1].0,
+                iter: Box::new(beacon_storage::VecIterator::new(ooo)),
+            });
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Part {
+                mint: lo,
+                maxt: hi,
+                iter: crate::iter::join(parts),
+            }),
+        }
     }
 
     /// Records deletion of `[mint, maxt]` from the series matching
@@ -477,6 +582,9 @@ impl Head {
             self.maxt.fetch_max(mint - 1, Ordering::Relaxed);
         }
         self.gc(&removed);
+        if let Some(d) = &self.disk {
+            d.truncate(mint);
+        }
         self.checkpoint(mint)
     }
 
@@ -528,6 +636,12 @@ impl Head {
             )),
             Record::Metadata(m) => Some(Record::Metadata(
                 m.iter().filter(|(id, _)| alive(*id)).cloned().collect(),
+            )),
+            Record::HistSamples(h) => Some(Record::HistSamples(
+                h.iter()
+                    .filter(|x| x.t >= mint && alive(x.id))
+                    .cloned()
+                    .collect(),
             )),
         })?;
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -584,6 +698,48 @@ impl Head {
         series + self.postings.read().heap_bytes()
     }
 
+    /// Checks a histogram sample against a series' newest sample.
+    fn judge_hist_against(
+        &self,
+        s: &MemSeries,
+        batch: u64,
+        t: i64,
+        h: &HistSample,
+    ) -> Result<Verdict> {
+        if t < self.min_valid_time() {
+            return Err(beacon_storage::AppendError::OutOfBounds.into());
+        }
+        let mut d = s.data.lock();
+        if let Some(p) = d.pending.filter(|p| p.batch == batch) {
+            // The batch's own newest sample: the appender compares equal
+            // timestamps against the sample it holds.
+            if t < p.t {
+                return Err(beacon_storage::AppendError::OutOfOrderSample.into());
+            }
+            if t == p.t {
+                if p.v != crate::series::HIST_SENTINEL_BITS {
+                    return Err(beacon_storage::AppendError::DuplicateSampleForTimestamp.into());
+                }
+                return Ok(Verdict::Duplicate);
+            }
+            d.pending = Some(Pending {
+                batch,
+                t,
+                v: crate::series::HIST_SENTINEL_BITS,
+            });
+            return Ok(Verdict::InOrder);
+        }
+        let verdict = d.judge_hist(t, h)?;
+        if verdict == Verdict::InOrder {
+            d.pending = Some(Pending {
+                batch,
+                t,
+                v: crate::series::HIST_SENTINEL_BITS,
+            });
+        }
+        Ok(verdict)
+    }
+
     /// Checks a sample against a series' newest one (committed, or pending
     /// in batch `batch`) and records it as the batch's newest.
     fn judge_against(&self, s: &MemSeries, batch: u64, t: i64, v: f64) -> Result<Verdict> {
@@ -597,6 +753,11 @@ impl Head {
             _ => d.last(),
         };
         let verdict = judge(last, t, v, ooo_min_t)?;
+        if verdict == Verdict::ReplaceLast
+            && last.is_some_and(|l| l.1 == crate::series::HIST_SENTINEL_BITS)
+        {
+            return Err(beacon_storage::AppendError::DuplicateSampleForTimestamp.into());
+        }
         if matches!(verdict, Verdict::InOrder | Verdict::ReplaceLast) {
             d.pending = Some(Pending {
                 batch,

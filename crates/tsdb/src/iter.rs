@@ -8,6 +8,7 @@ use beacon_model::{FloatHistogram, Histogram};
 use beacon_storage::{SampleIterator, SampleValue, ValueType, VecIterator};
 
 use crate::chunk::decimal::DecimalIter;
+use crate::chunk::histogram::{HistIter, HistSample};
 use crate::chunk::{ENCODING_DECIMAL, XorIter};
 use crate::encoding::DecodeError;
 
@@ -21,6 +22,12 @@ pub enum ChunkBytes {
         start: usize,
         end: usize,
     },
+    /// A full head chunk in a head chunk file.
+    Disk {
+        file: Arc<crate::head::chunk_disk::MappedFile>,
+        start: u32,
+        end: u32,
+    },
 }
 
 impl AsRef<[u8]> for ChunkBytes {
@@ -28,6 +35,7 @@ impl AsRef<[u8]> for ChunkBytes {
         match self {
             ChunkBytes::Shared(b) => b,
             ChunkBytes::Mapped { map, start, end } => map.get(*start..*end).unwrap_or(&[]),
+            ChunkBytes::Disk { file, start, end } => file.slice(*start, *end),
         }
     }
 }
@@ -199,6 +207,132 @@ impl SampleIterator for ChunksIter {
 
     fn at_float_histogram(&self) -> (i64, FloatHistogram) {
         (self.t, FloatHistogram::default())
+    }
+
+    fn at_t(&self) -> i64 {
+        self.t
+    }
+
+    fn err(&self) -> Option<&beacon_storage::Error> {
+        self.err.as_ref()
+    }
+}
+
+/// Iterates a series' histogram chunks within `[mint, maxt]`, skipping
+/// deleted intervals.
+pub struct HistChunksIter {
+    chunks: Vec<ChunkRef>,
+    next_chunk: usize,
+    cur: Option<HistIter<ChunkBytes>>,
+    mint: i64,
+    maxt: i64,
+    deleted: Intervals,
+    t: i64,
+    sample: Option<HistSample>,
+    done: bool,
+    err: Option<beacon_storage::Error>,
+}
+
+impl HistChunksIter {
+    /// `chunks` must be sorted by time and not overlap.
+    pub fn new(chunks: Vec<ChunkRef>, mint: i64, maxt: i64, deleted: Intervals) -> HistChunksIter {
+        HistChunksIter {
+            chunks,
+            next_chunk: 0,
+            cur: None,
+            mint,
+            maxt,
+            deleted,
+            t: i64::MIN,
+            sample: None,
+            done: false,
+            err: None,
+        }
+    }
+
+    fn kind(&self) -> ValueType {
+        match &self.sample {
+            Some(HistSample::Int(_)) => ValueType::Histogram,
+            Some(HistSample::Float(_)) => ValueType::FloatHistogram,
+            None => ValueType::None,
+        }
+    }
+
+    fn advance(&mut self, target: i64) -> ValueType {
+        let want = target.max(self.mint);
+        while !self.done {
+            if let Some(it) = self.cur.as_mut() {
+                if it.next_sample() {
+                    let t = it.t();
+                    if t > self.maxt {
+                        self.done = true;
+                        break;
+                    }
+                    if t < want || is_deleted(&self.deleted, t) {
+                        continue;
+                    }
+                    self.t = t;
+                    self.sample = it.sample().cloned();
+                    return self.kind();
+                }
+                if let Some(e) = it.err() {
+                    self.err = Some(beacon_storage::Error::Other(format!(
+                        "histogram chunk decode failed: {e}"
+                    )));
+                    self.done = true;
+                    break;
+                }
+                self.cur = None;
+            }
+            while self
+                .chunks
+                .get(self.next_chunk)
+                .is_some_and(|c| c.maxt < want)
+            {
+                self.next_chunk += 1;
+            }
+            match self.chunks.get(self.next_chunk) {
+                Some(c) if c.mint <= self.maxt => {
+                    self.cur = Some(HistIter::new(c.bytes.clone()));
+                    self.next_chunk += 1;
+                }
+                _ => self.done = true,
+            }
+        }
+        self.sample = None;
+        ValueType::None
+    }
+}
+
+impl SampleIterator for HistChunksIter {
+    fn next(&mut self) -> ValueType {
+        self.advance(i64::MIN)
+    }
+
+    fn seek(&mut self, t: i64) -> ValueType {
+        if self.sample.is_some() && self.t >= t {
+            return self.kind();
+        }
+        self.advance(t)
+    }
+
+    fn at(&self) -> (i64, f64) {
+        (self.t, f64::NAN)
+    }
+
+    fn at_histogram(&self) -> (i64, Histogram) {
+        match &self.sample {
+            Some(HistSample::Int(h)) => (self.t, h.clone()),
+            _ => (self.t, Histogram::default()),
+        }
+    }
+
+    fn at_float_histogram(&self) -> (i64, FloatHistogram) {
+        match &self.sample {
+            Some(HistSample::Int(h)) => (self.t, h.to_float()),
+            Some(HistSample::Float(h)) => (self.t, h.clone()),
+            None => (self.t, FloatHistogram::default()),
+        }
     }
 
     fn at_t(&self) -> i64 {

@@ -2,12 +2,25 @@
 //! compaction and retention.
 //!
 //! The shape follows Prometheus's TSDB. New samples go to the **head**: an
-//! in-memory series registry with postings and compressed chunks, guarded
-//! by a **WAL** that makes every committed batch survive a crash. Every
-//! block range (2 h by default) the head's oldest range is written out as
-//! an immutable **block** (index + chunk files + tombstones); blocks are
-//! merged into larger ones and deleted by retention. [`Db`] ties it
-//! together behind the `beacon-storage` traits.
+//! in-memory series registry with postings and compressed chunks (XOR
+//! floats, native histograms), guarded by a **WAL** that makes every
+//! committed batch survive a crash; full head chunks move to memory-mapped
+//! scratch files so RAM holds only open chunks. Every block range (2 h by
+//! default) the head's oldest range is written out as an immutable
+//! **block** (index + chunk files + tombstones), where each float chunk is
+//! stored as the smaller of XOR and a decimal encoding. Blocks are merged
+//! into larger ones and deleted by retention. [`Db`] ties it together
+//! behind the `beacon-storage` traits; [`tool`] has the inspection
+//! functions behind `beacontool tsdb`.
+//!
+//! Code map: `chunk` (codecs), `head` (series, postings, appender, replay),
+//! `wal` and `record` (log framing and payloads), `index` and `block`
+//! (immutable blocks), `postings` (matcher planning shared by head and
+//! blocks), `iter` (sample iterators and merges), `db` (the whole).
+//! On-disk formats are specified in `docs/format/`.
+//!
+//! **Invariant:** a sample is acknowledged (its `commit` returned) only
+//! after its WAL record was handed to the kernel in one `write`.
 //!
 //! ```
 //! use beacon_model::{Labels, Matcher, SeriesRef};

@@ -4,12 +4,14 @@
 
 use beacon_model::{Labels, Metadata, MetricType};
 
+use crate::chunk::histogram::{HistSample, decode_sample, encode_sample};
 use crate::encoding::{DecodeError, DecodeResult, Decoder, put_bytes, put_uvarint, put_varint};
 
 pub const TYPE_SERIES: u8 = 1;
 pub const TYPE_SAMPLES: u8 = 2;
 pub const TYPE_TOMBSTONES: u8 = 3;
 pub const TYPE_METADATA: u8 = 5;
+pub const TYPE_HIST_SAMPLES: u8 = 6;
 
 /// Labels per series a record may carry; more is corruption, not data.
 pub const LABELS_PER_SERIES_MAX: usize = 4096;
@@ -21,6 +23,29 @@ pub enum Record {
     Samples(Vec<RefSample>),
     Tombstones(Vec<Tombstone>),
     Metadata(Vec<(u32, Metadata)>),
+    HistSamples(Vec<RefHist>),
+}
+
+/// A native histogram sample of series `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefHist {
+    pub id: u32,
+    pub t: i64,
+    pub h: HistSample,
+}
+
+/// Appends a histogram samples record: per sample the id, the time and the
+/// sample as the histogram chunk encodes it.
+pub fn encode_hist_samples<'a>(
+    out: &mut Vec<u8>,
+    samples: impl Iterator<Item = (u32, i64, &'a HistSample)>,
+) {
+    out.push(TYPE_HIST_SAMPLES);
+    for (id, t, h) in samples {
+        put_uvarint(out, u64::from(id));
+        put_varint(out, t);
+        encode_sample(out, h);
+    }
 }
 
 /// A float sample of series `id`.
@@ -129,6 +154,19 @@ pub fn decode(payload: &[u8]) -> DecodeResult<Record> {
             }
             Ok(Record::Metadata(out))
         }
+        TYPE_HIST_SAMPLES => {
+            let mut out = Vec::new();
+            while !d.is_empty() {
+                let id = d.uvarint32()?;
+                let t = d.varint()?;
+                out.push(RefHist {
+                    id,
+                    t,
+                    h: decode_sample(&mut d)?,
+                });
+            }
+            Ok(Record::HistSamples(out))
+        }
         _ => Err(DecodeError::Invalid),
     }
 }
@@ -194,6 +232,9 @@ mod tests {
             Record::Samples(s) => encode_samples(&mut buf, s),
             Record::Tombstones(s) => encode_tombstones(&mut buf, s),
             Record::Metadata(m) => encode_metadata(&mut buf, m),
+            Record::HistSamples(h) => {
+                encode_hist_samples(&mut buf, h.iter().map(|x| (x.id, x.t, &x.h)))
+            }
         }
         assert_eq!(decode(&buf), Ok(rec));
         // Every strict prefix is an error, never a panic.

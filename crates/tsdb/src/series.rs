@@ -13,14 +13,39 @@ use beacon_model::{Labels, is_stale_nan};
 use beacon_storage::AppendError;
 use parking_lot::Mutex;
 
+use crate::chunk::histogram::{HistChunk, HistSample};
 use crate::chunk::{SAMPLES_PER_CHUNK, XorChunk, XorIter};
+use crate::head::chunk_disk::ChunkDisk;
+use crate::iter::ChunkBytes;
+
+/// Stands in for "the newest sample is a histogram" where float samples
+/// are judged: a NaN payload no scrape produces, so it never equals a value.
+pub const HIST_SENTINEL_BITS: u64 = 0x7ff8_4849_5354_0001;
+
+/// A sample of either kind, as appenders buffer them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Float(f64),
+    Hist(Box<HistSample>),
+}
+
+/// A series' native histogram samples.
+#[derive(Debug)]
+pub struct HistData {
+    pub closed: Vec<ClosedChunk>,
+    pub open: HistChunk,
+    pub open_mint: i64,
+    pub last_t: i64,
+    pub last: HistSample,
+}
 
 /// A full chunk kept in memory until the head is compacted.
 #[derive(Debug, Clone)]
 pub struct ClosedChunk {
     pub mint: i64,
     pub maxt: i64,
-    pub bytes: Arc<[u8]>,
+    /// On disk (memory-mapped) once written there; in memory otherwise.
+    pub bytes: ChunkBytes,
 }
 
 /// The mutable part of a series, behind its mutex.
@@ -34,6 +59,8 @@ pub struct SeriesData {
     /// batch's id, so later appends in that batch are checked against it.
     /// Another batch's id makes it stale; nothing needs clearing.
     pub pending: Option<Pending>,
+    /// Native histogram samples, when the series has any.
+    pub hist: Option<Box<HistData>>,
 }
 
 /// See `SeriesData::pending`.
@@ -118,24 +145,99 @@ pub fn judge(
 }
 
 impl SeriesData {
-    /// The newest in-order sample.
+    /// The newest in-order sample; a histogram shows as
+    /// `HIST_SENTINEL_BITS`.
     pub fn last(&self) -> Option<(i64, u64)> {
-        self.open
+        let f = self
+            .open
             .as_ref()
             .filter(|o| !o.chunk.is_empty())
-            .map(|o| (o.maxt, o.last_v))
+            .map(|o| (o.maxt, o.last_v));
+        match (&self.hist, f) {
+            (Some(h), Some((ft, _))) if h.last_t >= ft => Some((h.last_t, HIST_SENTINEL_BITS)),
+            (Some(h), None) => Some((h.last_t, HIST_SENTINEL_BITS)),
+            (_, f) => f,
+        }
+    }
+
+    /// True when the newest sample is a histogram.
+    pub fn hist_is_newest(&self) -> bool {
+        self.last().is_some_and(|l| l.1 == HIST_SENTINEL_BITS)
+    }
+
+    /// Decides whether histogram `h` may follow the newest sample: only in
+    /// order (no out-of-order window for histograms), and at an equal
+    /// timestamp only as the very same histogram.
+    pub fn judge_hist(&self, t: i64, h: &HistSample) -> Result<Verdict, AppendError> {
+        let Some((lt, _)) = self.last() else {
+            return Ok(Verdict::InOrder);
+        };
+        if t > lt {
+            return Ok(Verdict::InOrder);
+        }
+        if t == lt {
+            return match &self.hist {
+                Some(d) if d.last_t == t && d.last == *h => Ok(Verdict::Duplicate),
+                _ => Err(AppendError::DuplicateSampleForTimestamp),
+            };
+        }
+        Err(AppendError::OutOfOrderSample)
+    }
+
+    /// Applies an accepted histogram sample; true when stored.
+    pub fn apply_hist(&mut self, t: i64, h: HistSample, range_ms: i64) -> bool {
+        if self.judge_hist(t, &h) != Ok(Verdict::InOrder) {
+            return false;
+        }
+        let d = self.hist.get_or_insert_with(|| {
+            Box::new(HistData {
+                closed: Vec::new(),
+                open: HistChunk::new(),
+                open_mint: t,
+                last_t: t,
+                last: h.clone(),
+            })
+        });
+        if !d.open.is_empty()
+            && (d.open.len() >= SAMPLES_PER_CHUNK || range_start(t, range_ms) > d.last_t)
+        {
+            let full = std::mem::take(&mut d.open);
+            d.closed.push(ClosedChunk {
+                mint: d.open_mint,
+                maxt: d.last_t,
+                bytes: ChunkBytes::Shared(Arc::from(full.bytes())),
+            });
+        }
+        if d.open.is_empty() {
+            d.open_mint = t;
+        }
+        d.open.append(t, &h);
+        d.last_t = t;
+        d.last = h;
+        true
     }
 
     /// Applies an accepted sample. `cut_at` is the end of the block range
     /// the newest chunk lies in: chunks never straddle block boundaries.
     /// Returns true when a sample was stored.
-    pub fn apply(&mut self, t: i64, v: f64, ooo_min_t: i64, range_ms: i64) -> bool {
+    pub fn apply(
+        &mut self,
+        t: i64,
+        v: f64,
+        ooo_min_t: i64,
+        range_ms: i64,
+        disk: Option<&ChunkDisk>,
+    ) -> bool {
         match judge(self.last(), t, v, ooo_min_t) {
             Ok(Verdict::InOrder) => {
-                self.append_in_order(t, v, range_ms);
+                self.append_in_order(t, v, range_ms, disk);
                 true
             }
             Ok(Verdict::ReplaceLast) => {
+                // A marker at a histogram's timestamp replaces nothing.
+                if self.hist_is_newest() {
+                    return false;
+                }
                 self.replace_last(v);
                 true
             }
@@ -153,13 +255,13 @@ impl SeriesData {
         }
     }
 
-    fn append_in_order(&mut self, t: i64, v: f64, range_ms: i64) {
+    fn append_in_order(&mut self, t: i64, v: f64, range_ms: i64, disk: Option<&ChunkDisk>) {
         let cut = match &self.open {
             None => false,
             Some(o) => o.chunk.len() >= SAMPLES_PER_CHUNK || range_start(t, range_ms) > o.maxt,
         };
         if cut {
-            self.close_open();
+            self.close_open(disk);
         }
         let o = self.open.get_or_insert_with(|| {
             Box::new(OpenChunk {
@@ -174,17 +276,25 @@ impl SeriesData {
         o.last_v = v.to_bits();
     }
 
-    /// Moves the open chunk to the closed list.
-    pub fn close_open(&mut self) {
-        if let Some(mut o) = self.open.take() {
+    /// Moves the open chunk to the closed list, its bytes to `disk` when
+    /// given (kept in memory if the write fails).
+    pub fn close_open(&mut self, disk: Option<&ChunkDisk>) {
+        if let Some(o) = self.open.take() {
             if o.chunk.is_empty() {
                 return;
             }
-            o.chunk.shrink();
+            let bytes = match disk.map(|d| d.write(o.chunk.bytes(), o.maxt)) {
+                Some(Ok((file, start, end))) => ChunkBytes::Disk { file, start, end },
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot write head chunk to disk; keeping it in memory");
+                    ChunkBytes::Shared(Arc::from(o.chunk.bytes()))
+                }
+                None => ChunkBytes::Shared(Arc::from(o.chunk.bytes())),
+            };
             self.closed.push(ClosedChunk {
                 mint: o.mint,
                 maxt: o.maxt,
-                bytes: Arc::from(o.chunk.bytes()),
+                bytes,
             });
         }
     }
@@ -221,7 +331,16 @@ impl SeriesData {
                 self.ooo = None;
             }
         }
-        self.closed.is_empty() && self.open.is_none() && self.ooo.is_none()
+        if let Some(h) = self.hist.as_mut() {
+            h.closed.retain(|c| c.maxt >= mint);
+            if h.last_t < mint {
+                h.open = HistChunk::new();
+            }
+            if h.closed.is_empty() && h.open.is_empty() {
+                self.hist = None;
+            }
+        }
+        self.closed.is_empty() && self.open.is_none() && self.ooo.is_none() && self.hist.is_none()
     }
 
     /// Oldest and newest sample time, if any.
@@ -243,16 +362,35 @@ impl SeriesData {
             lo = lo.min(*a);
             hi = hi.max(*b);
         }
+        if let Some(h) = &self.hist {
+            let first = h.closed.first().map_or(h.open_mint, |c| c.mint);
+            if !h.closed.is_empty() || !h.open.is_empty() {
+                lo = lo.min(first);
+                hi = hi.max(h.last_t);
+            }
+        }
         (lo <= hi).then_some((lo, hi))
     }
 
     /// Heap bytes held by chunks (for the memory figures).
     pub fn heap_bytes(&self) -> usize {
-        let closed: usize = self.closed.iter().map(|c| c.bytes.len() + 16).sum();
+        let closed: usize = self
+            .closed
+            .iter()
+            .map(|c| match &c.bytes {
+                ChunkBytes::Shared(b) => b.len() + 16,
+                _ => 0,
+            })
+            .sum();
         let open = self.open.as_ref().map_or(0, |o| {
             o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>()
         });
-        closed + self.closed.capacity() * std::mem::size_of::<ClosedChunk>() + open
+        let hist = self.hist.as_ref().map_or(0, |h| {
+            h.closed.iter().map(|c| c.bytes.as_ref().len() + 48).sum::<usize>()
+                + h.open.bytes().len()
+                + 256
+        });
+        closed + self.closed.capacity() * std::mem::size_of::<ClosedChunk>() + open + hist
     }
 }
 
@@ -289,12 +427,12 @@ mod tests {
     fn chunks_cut_at_size_and_range_boundary() {
         let mut s = SeriesData::default();
         for i in 0..250 {
-            assert!(s.apply(i * 10, i as f64, i64::MAX, 1_000_000));
+            assert!(s.apply(i * 10, i as f64, i64::MAX, 1_000_000, None));
         }
         assert_eq!(s.closed.len(), 2);
-        assert!(s.apply(1_000_000, 0.0, i64::MAX, 1_000_000));
+        assert!(s.apply(1_000_000, 0.0, i64::MAX, 1_000_000, None));
         assert_eq!(s.closed.len(), 3, "range boundary cuts the chunk");
-        assert!(s.apply(1_000_000, beacon_model::stale_nan(), i64::MAX, 1_000_000));
+        assert!(s.apply(1_000_000, beacon_model::stale_nan(), i64::MAX, 1_000_000, None));
         assert!(beacon_model::is_stale_nan(f64::from_bits(
             s.last().unwrap().1
         )));

@@ -238,6 +238,8 @@ pub struct ReplayStats {
     pub checkpoint: Option<u32>,
     /// The last segment number seen (0 when none).
     pub last_segment: u32,
+    /// Wall time spent reading and applying.
+    pub seconds: f64,
 }
 
 /// The files replay reads, in order: the newest checkpoint's segments, then
@@ -266,6 +268,7 @@ fn replay_plan(dir: &Path) -> Result<(Vec<PathBuf>, Option<u32>, u32)> {
 /// Damaged segments are repaired; a record that passes its checksum but
 /// does not decode is skipped and counted.
 pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> {
+    let started = std::time::Instant::now();
     let (files, checkpoint, last_segment) = replay_plan(dir)?;
     let mut stats = ReplayStats {
         segments: files.len(),
@@ -319,6 +322,7 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
             .unwrap_or_else(|_| Err(Error::corruption(dir, 0, "WAL reader thread panicked")))
     })?;
     (stats.records, stats.corruptions, stats.bytes_dropped) = res;
+    stats.seconds = started.elapsed().as_secs_f64();
     Ok(stats)
 }
 
@@ -493,5 +497,8 @@ pub fn encode(out: &mut Vec<u8>, rec: &Record) {
         }
         Record::Tombstones(t) => record::encode_tombstones(out, t),
         Record::Metadata(m) => record::encode_metadata(out, m),
+        Record::HistSamples(h) => {
+            record::encode_hist_samples(out, h.iter().map(|x| (x.id, x.t, &x.h)))
+        }
     }
 }

@@ -252,3 +252,40 @@ fn wal_off_and_stats() {
     let db = Db::open(dir.path(), opts).unwrap();
     assert_eq!(db.stats().head_series, 0);
 }
+
+/// A block directory after `fill` and compaction, closed.
+fn one_block() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small_opts()).unwrap();
+    fill(&db, &["m"], 0, 5000, 100);
+    db.compact_if_needed().unwrap();
+    let block = db.blocks()[0].dir().to_path_buf();
+    db.close().unwrap();
+    (dir, block)
+}
+
+fn flip(path: &std::path::Path, at: usize) {
+    let mut b = std::fs::read(path).unwrap();
+    let at = at.min(b.len() - 1);
+    b[at] ^= 0x20;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn damaged_block_files_are_errors_naming_the_file() {
+    // A damaged chunk surfaces when read, as an error naming the file.
+    let (dir, block) = one_block();
+    flip(&block.join("chunks/000001"), 20);
+    let db = Db::open(dir.path(), small_opts()).unwrap();
+    let e = db.querier(0, 10_000).unwrap().select(&[]).unwrap_err();
+    assert!(e.to_string().contains("000001"), "{e}");
+    drop(db);
+    // A damaged index, tombstones file or meta.json stops the open.
+    for (file, at) in [("index", 30), ("tombstones", 9), ("meta.json", 3)] {
+        let (dir, block) = one_block();
+        flip(&block.join(file), at);
+        let e = Db::open(dir.path(), small_opts()).unwrap_err();
+        assert!(matches!(e, Error::Corruption { .. }), "{file}: {e}");
+        assert!(e.to_string().contains(file), "{file}: {e}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Golden fixtures: `testdata/v1/db` is a data directory written by format
-//! version 1 (a block with tombstones, a WAL checkpoint, WAL segments). The
+//! version 1 (a block with float and histogram chunks and tombstones, a WAL
+//! checkpoint, WAL segments with float and histogram records). The
 //! tests open it and check every sample, and check that today's writer
 //! still produces byte-identical index, chunk, tombstone and WAL files, so
 //! a format change cannot slip in without a new version.
@@ -11,7 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use beacon_model::{Labels, Matcher, SeriesRef};
+use beacon_model::{FloatHistogram, Histogram, Labels, Matcher, SeriesRef, Span};
 use beacon_storage::{Appendable, Queryable, ValueType};
 use beacon_tsdb::{Db, Options};
 
@@ -44,6 +45,33 @@ fn deleted(i: usize, t: i64) -> bool {
     i == 0 && (200..=300).contains(&t)
 }
 
+fn hist_labels() -> Labels {
+    Labels::from_pairs([("__name__", "golden_hist")])
+}
+
+/// The histogram sample at `t`: integer and float kinds alternate.
+fn histogram(t: i64) -> (Option<Histogram>, Option<FloatHistogram>) {
+    let n = (t / 100) as u64;
+    let h = Histogram {
+        schema: 2,
+        count: 4 + n,
+        sum: 0.5 * n as f64,
+        zero_count: 1,
+        zero_threshold: 0.001,
+        positive_spans: vec![Span {
+            offset: -1,
+            length: 2,
+        }],
+        positive_buckets: vec![1, n as i64 + 1],
+        ..Histogram::default()
+    };
+    if t % 200 == 0 {
+        (Some(h), None)
+    } else {
+        (None, Some(h.to_float()))
+    }
+}
+
 fn write_fixture(dir: &Path) {
     let db = Db::open(dir, opts()).unwrap();
     let mut app = db.appender();
@@ -52,6 +80,9 @@ fn write_fixture(dir: &Path) {
             app.append(SeriesRef::NONE, &labels(i), t, value(i, t))
                 .unwrap();
         }
+        let (h, fh) = histogram(t);
+        app.append_histogram(SeriesRef::NONE, &hist_labels(), t, h.as_ref(), fh.as_ref())
+            .unwrap();
         app.commit().unwrap();
     }
     drop(app);
@@ -59,12 +90,18 @@ fn write_fixture(dir: &Path) {
     db.delete(200, 300, &[Matcher::equal("i", "0")]).unwrap();
     db.close().unwrap();
     let _ = fs::remove_file(dir.join("lock"));
+    // Scratch space the next open rebuilds; not part of the fixture.
+    let _ = fs::remove_dir_all(dir.join("chunks_head"));
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
     fs::create_dir_all(dst).unwrap();
     for e in fs::read_dir(src).unwrap() {
         let e = e.unwrap();
+        // Head chunk files are scratch (rebuilt from the WAL) and large.
+        if e.file_name() == "chunks_head" {
+            continue;
+        }
         let to = dst.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
             copy_dir(&e.path(), &to);
@@ -80,6 +117,9 @@ fn format_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     for e in fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "chunks_head" {
+            continue;
+        }
         if name == "wal" {
             for w in fs::read_dir(&p).unwrap() {
                 let w = w.unwrap().path();
@@ -123,6 +163,21 @@ fn v1_fixture_opens_with_every_sample() {
     assert_eq!(db.blocks().len(), 1, "the fixture has one block");
     assert_eq!(db.stats().wal_corruptions_total, 0);
     let q = db.querier(0, 10_000).unwrap();
+    let mut hs = q
+        .select(&[Matcher::equal("__name__", "golden_hist")])
+        .unwrap();
+    assert_eq!(hs.len(), 1);
+    for t in (0..2500).step_by(100) {
+        let (h, fh) = histogram(t);
+        match hs[0].samples.next() {
+            ValueType::Histogram => assert_eq!(hs[0].samples.at_histogram(), (t, h.unwrap())),
+            ValueType::FloatHistogram => {
+                assert_eq!(hs[0].samples.at_float_histogram(), (t, fh.unwrap()))
+            }
+            other => panic!("t={t}: {other:?}"),
+        }
+    }
+    assert_eq!(hs[0].samples.next(), ValueType::None);
     let series = q.select(&[Matcher::equal("__name__", "golden")]).unwrap();
     assert_eq!(series.len(), 3);
     for (i, mut s) in series.into_iter().enumerate() {

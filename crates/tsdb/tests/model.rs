@@ -3,7 +3,9 @@
 //! rollbacks, restarts, compactions and queries with every matcher kind;
 //! every accept/refuse decision and every query answer must agree.
 
-use beacon_model::{Labels, MatchType, Matcher, SeriesRef, stale_nan};
+use beacon_model::{
+    FloatHistogram, Histogram, Labels, MatchType, Matcher, SeriesRef, Span, stale_nan,
+};
 use beacon_storage::{
     AppendError, Appendable, LabelHints, MemStorage, Queryable, Series, ValueType,
 };
@@ -29,6 +31,7 @@ fn series_labels(i: usize) -> Labels {
         ("__name__", NAMES[i % 2]),
         ("job", JOBS[(i / 2) % 3]),
         ("inst", &((i / 6) % 2).to_string()),
+        ("kind", if i >= HIST_SERIES_FROM { "hist" } else { "" }),
     ])
 }
 
@@ -58,7 +61,7 @@ fn matcher(name_ix: usize, kind: u8, val_ix: usize) -> Matcher {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (prop::collection::vec((0usize..12, 0i64..60, any::<u8>()), 1..20), prop::bool::weighted(0.85))
+        4 => (prop::collection::vec((0usize..15, 0i64..60, any::<u8>()), 1..20), prop::bool::weighted(0.85))
             .prop_map(|(v, c)| Op::Batch(v, c)),
         3 => (1i64..900).prop_map(Op::Advance),
         1 => Just(Op::Restart),
@@ -76,22 +79,63 @@ fn opts() -> Options {
     }
 }
 
-fn drain(s: &mut Series) -> Vec<(i64, u64)> {
+/// Samples as (time, bits of a float, or the histogram's debug text).
+fn drain(s: &mut Series) -> Vec<(i64, String)> {
     let mut out = Vec::new();
-    while s.samples.next() == ValueType::Float {
-        let (t, v) = s.samples.at();
-        out.push((t, v.to_bits()));
+    loop {
+        let item = match s.samples.next() {
+            ValueType::None => break,
+            ValueType::Float => {
+                let (t, v) = s.samples.at();
+                (t, format!("{:x}", v.to_bits()))
+            }
+            ValueType::Histogram => {
+                let (t, h) = s.samples.at_histogram();
+                (t, format!("{h:?}"))
+            }
+            ValueType::FloatHistogram => {
+                let (t, h) = s.samples.at_float_histogram();
+                (t, format!("{h:?}"))
+            }
+        };
+        out.push(item);
     }
     assert!(s.samples.err().is_none());
     out
 }
+
+/// A small native histogram; `kind` varies its counts and its type.
+fn histogram(kind: u8) -> (Option<Histogram>, Option<FloatHistogram>) {
+    let n = u64::from(kind % 3);
+    let h = Histogram {
+        schema: 1,
+        count: 4 + n,
+        sum: 2.5 * n as f64,
+        zero_count: 1,
+        zero_threshold: 0.001,
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 2,
+        }],
+        positive_buckets: vec![1, n as i64],
+        ..Histogram::default()
+    };
+    if kind.is_multiple_of(2) {
+        (Some(h), None)
+    } else {
+        (None, Some(h.to_float()))
+    }
+}
+
+/// Series 12..15 carry only native histograms.
+const HIST_SERIES_FROM: usize = 12;
 
 fn answer(
     q: &dyn Queryable,
     mint: i64,
     maxt: i64,
     ms: &[Matcher],
-) -> Vec<(String, Vec<(i64, u64)>)> {
+) -> Vec<(String, Vec<(i64, String)>)> {
     let q = q.querier(mint, maxt).unwrap();
     q.select(ms)
         .unwrap()
@@ -118,7 +162,13 @@ fn run(ops: Vec<Op>) {
                     let l = series_labels(s);
                     let t = clock - back;
                     let v = value(kind, t);
-                    let got = app.append(SeriesRef::NONE, &l, t, v);
+                    let (h, fh) = histogram(kind);
+                    let is_hist = s >= HIST_SERIES_FROM;
+                    let got = if is_hist {
+                        app.append_histogram(SeriesRef::NONE, &l, t, h.as_ref(), fh.as_ref())
+                    } else {
+                        app.append(SeriesRef::NONE, &l, t, v)
+                    };
                     match got {
                         Err(beacon_storage::Error::Append(AppendError::OutOfBounds)) => {
                             assert!(
@@ -127,7 +177,17 @@ fn run(ops: Vec<Op>) {
                             );
                         }
                         got => {
-                            let want = mapp.append(SeriesRef::NONE, &l, t, v);
+                            let want = if is_hist {
+                                mapp.append_histogram(
+                                    SeriesRef::NONE,
+                                    &l,
+                                    t,
+                                    h.as_ref(),
+                                    fh.as_ref(),
+                                )
+                            } else {
+                                mapp.append(SeriesRef::NONE, &l, t, v)
+                            };
                             assert_eq!(
                                 got.as_ref().err().map(|e| e.to_string()),
                                 want.as_ref().err().map(|e| e.to_string()),
@@ -207,5 +267,5 @@ fn stale_marker_replaces_value_and_survives_restart() {
     }
     let db = Db::open(dir.path(), opts()).unwrap();
     let got = answer(&db, 0, 100, &[]);
-    assert_eq!(got[0].1, vec![(10, stale_nan().to_bits())]);
+    assert_eq!(got[0].1, vec![(10, format!("{:x}", stale_nan().to_bits()))]);
 }

@@ -60,6 +60,10 @@ fn copy_dir(src: &Path, dst: &Path) {
     fs::create_dir_all(dst).unwrap();
     for e in fs::read_dir(src).unwrap() {
         let e = e.unwrap();
+        // Head chunk files are scratch (rebuilt from the WAL) and large.
+        if e.file_name() == "chunks_head" {
+            continue;
+        }
         let to = dst.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
             copy_dir(&e.path(), &to);

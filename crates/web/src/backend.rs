@@ -119,7 +119,12 @@ pub trait Backend: Send + Sync {
     fn quit(&self);
 
     /// Marks matching series deleted in `[start_ms, end_ms]`.
-    fn delete_series(&self, sets: &[Vec<Matcher>], start_ms: i64, end_ms: i64) -> Result<(), String>;
+    fn delete_series(
+        &self,
+        sets: &[Vec<Matcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(), String>;
 
     fn clean_tombstones(&self) -> Result<(), String>;
 

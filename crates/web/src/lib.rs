@@ -10,7 +10,7 @@
 //! - [`router`]: the routes and middleware; [`Api`] is the shared state.
 //! - [`query`], [`meta`], [`status`]: the handlers.
 //! - [`json`]: Go-compatible JSON output; [`params`]: parameter parsing.
-//! - [`serve`]: the listener (connection limit, read timeout, TLS).
+//! - [`promql_engine`]: the [`QueryEngine`] over `beacon-promql`.
 
 pub mod backend;
 pub mod engine;

@@ -181,8 +181,10 @@ pub async fn federate(State(api): State<Arc<Api>>, p: Params) -> Response {
     match federate_text(&api, &p) {
         Ok(body) => {
             let mut resp = body.into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(TEXT_CONTENT_TYPE),
+            );
             resp
         }
         Err(e) => (e.kind.status(), e.msg).into_response(),

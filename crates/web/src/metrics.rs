@@ -134,14 +134,20 @@ impl WebMetrics {
             "The current number of queries being executed or waiting.",
             MetricType::Gauge,
         );
-        q.push_value(Labels::empty(), self.queries_in_flight.load(Ordering::Relaxed) as f64);
+        q.push_value(
+            Labels::empty(),
+            self.queries_in_flight.load(Ordering::Relaxed) as f64,
+        );
         out.push(q);
         let mut m = MetricFamily::new(
             "prometheus_engine_queries_concurrent_max",
             "The max number of concurrent queries.",
             MetricType::Gauge,
         );
-        m.push_value(Labels::empty(), self.queries_max.load(Ordering::Relaxed) as f64);
+        m.push_value(
+            Labels::empty(),
+            self.queries_max.load(Ordering::Relaxed) as f64,
+        );
         out.push(m);
     }
 
@@ -218,8 +224,14 @@ mod tests {
         m.observe_query("inner_eval", 0.25);
         let mut fams = Vec::new();
         m.collect(&mut fams);
-        let text = beacon_exposition::encode::encode(beacon_exposition::encode::Format::Text004, &fams);
-        assert!(text.contains("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 2\n"), "{text}");
+        let text =
+            beacon_exposition::encode::encode(beacon_exposition::encode::Format::Text004, &fams);
+        assert!(
+            text.contains(
+                "prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 2\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"0.1\"} 1\n"), "{text}");
         assert!(text.contains("prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"1\"} 2\n"), "{text}");
         assert!(text.contains("prometheus_engine_query_duration_seconds{quantile=\"0.5\",slice=\"inner_eval\"} 0.25\n"), "{text}");

@@ -70,9 +70,9 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let body = if is_form {
-            Bytes::from_request(req, state).await.map_err(|e| {
-                ApiError::bad_data(format!("error parsing form values: {e}"))
-            })?
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?
         } else {
             Bytes::new()
         };
@@ -120,7 +120,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         }
         return Ok((d * 1000.0) as i64);
     }
-    beacon_model::parse_duration_ms(s).map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+    beacon_model::parse_duration_ms(s)
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
 }
 
 /// Parses a `limit` parameter: empty means 0 (no limit).
@@ -174,7 +175,11 @@ mod tests {
             parse_duration("x"),
             Err("cannot parse \"x\" to a valid duration".to_owned())
         );
-        assert!(parse_duration("1e300").unwrap_err().contains("overflows int64"));
+        assert!(
+            parse_duration("1e300")
+                .unwrap_err()
+                .contains("overflows int64")
+        );
     }
 
     #[test]
@@ -189,7 +194,10 @@ mod tests {
     fn limits() {
         assert_eq!(parse_limit(""), Ok(0));
         assert_eq!(parse_limit("5"), Ok(5));
-        assert_eq!(parse_limit("-1"), Err("limit must be non-negative".to_owned()));
+        assert_eq!(
+            parse_limit("-1"),
+            Err("limit must be non-negative".to_owned())
+        );
         assert!(parse_limit("x").is_err());
     }
 }

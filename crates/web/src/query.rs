@@ -25,9 +25,12 @@ fn query_options(api: &Api, p: &Params) -> Result<QueryOptions, ApiError> {
         timeout = timeout.min(Duration::from_millis(ms.max(0) as u64));
     }
     let lookback_delta_ms = match p.opt("lookback_delta").filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            parse_duration(s).map_err(|e| ApiError::new(ErrorType::BadData, format!("error parsing lookback delta duration: {e}")))?,
-        ),
+        Some(s) => Some(parse_duration(s).map_err(|e| {
+            ApiError::new(
+                ErrorType::BadData,
+                format!("error parsing lookback delta duration: {e}"),
+            )
+        })?),
         None => None,
     };
     Ok(QueryOptions {
@@ -66,7 +69,8 @@ pub fn range_params(p: &Params) -> Result<Range, ApiError> {
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (i128::from(end) - i128::from(start)) / i128::from(step) > i128::from(POINTS_PER_SERIES_MAX) {
+    if (i128::from(end) - i128::from(start)) / i128::from(step) > i128::from(POINTS_PER_SERIES_MAX)
+    {
         return Err(ApiError::bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
@@ -105,7 +109,8 @@ async fn run(
         .await
         .map_err(|_| ApiError::new(ErrorType::Timeout, "query timed out in query queue"))?
         .map_err(|_| ApiError::new(ErrorType::Unavailable, "query engine is shutting down"))?;
-    api.metrics.observe_query("queue_time", queued.elapsed().as_secs_f64());
+    api.metrics
+        .observe_query("queue_time", queued.elapsed().as_secs_f64());
     let started = Instant::now();
     let api2 = Arc::clone(api);
     let task = tokio::task::spawn_blocking(move || f(&api2));
@@ -129,7 +134,8 @@ async fn run(
     api.metrics.observe_query("inner_eval", inner);
     api.metrics
         .observe_query("prepare_time", out.stats.query_preparation_s);
-    api.metrics.observe_query("result_sort", out.stats.result_sort_s);
+    api.metrics
+        .observe_query("result_sort", out.stats.result_sort_s);
     Ok(out)
 }
 

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{get, post};
 use beacon_exposition::encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, encode};
 use beacon_storage::Queryable;
 use tokio::sync::Semaphore;
@@ -49,7 +49,8 @@ impl WebOptions {
             enable_admin: false,
             enable_lifecycle: false,
             enable_remote_write_receiver: false,
-            cors_origin: cors_regex(".*").unwrap_or_else(|_| regex::Regex::new("^$").expect("literal regex")),
+            cors_origin: cors_regex(".*")
+                .unwrap_or_else(|_| regex::Regex::new("^$").expect("literal regex")),
             query_timeout: Duration::from_secs(120),
             max_concurrency: 20,
         }
@@ -116,9 +117,7 @@ impl Api {
     ) -> Api {
         let metrics = Arc::new(WebMetrics::default());
         let slots = opts.max_concurrency.max(1);
-        metrics
-            .queries_max
-            .store(slots as u64, Ordering::Relaxed);
+        metrics.queries_max.store(slots as u64, Ordering::Relaxed);
         Api {
             storage,
             engine,
@@ -127,7 +126,7 @@ impl Api {
             ready,
             metrics,
             query_slots: Semaphore::new(slots),
-            now_ms: now_ms,
+            now_ms,
         }
     }
 }
@@ -138,13 +137,21 @@ pub fn now_ms() -> i64 {
 }
 
 fn api_routes() -> Router<Arc<Api>> {
-    let both = |h: MethodRouter<Arc<Api>>| h;
     Router::new()
-        .route("/query", both(get(query::instant).post(query::instant)))
+        .route("/query", get(query::instant).post(query::instant))
         .route("/query_range", get(query::range).post(query::range))
-        .route("/format_query", get(query::format_query).post(query::format_query))
-        .route("/parse_query", get(query::parse_query).post(query::parse_query))
-        .route("/query_exemplars", get(query::exemplars).post(query::exemplars))
+        .route(
+            "/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/parse_query",
+            get(query::parse_query).post(query::parse_query),
+        )
+        .route(
+            "/query_exemplars",
+            get(query::exemplars).post(query::exemplars),
+        )
         .route("/series", get(meta::series).post(meta::series))
         .route("/labels", get(meta::labels).post(meta::labels))
         .route("/label/{name}/values", get(meta::label_values))
@@ -169,7 +176,10 @@ fn api_routes() -> Router<Arc<Api>> {
             "/admin/tsdb/clean_tombstones",
             post(status::clean_tombstones).put(status::clean_tombstones),
         )
-        .route("/admin/tsdb/snapshot", post(status::snapshot).put(status::snapshot))
+        .route(
+            "/admin/tsdb/snapshot",
+            post(status::snapshot).put(status::snapshot),
+        )
         .route("/write", post(remote_write))
         .fallback(api_not_found)
 }

@@ -25,7 +25,10 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
         return Err(p.err("unexpected input after selector"));
     }
     if matchers.iter().all(Matcher::matches_empty) {
-        return Err(p.err_at(0, "vector selector must contain at least one non-empty matcher"));
+        return Err(p.err_at(
+            0,
+            "vector selector must contain at least one non-empty matcher",
+        ));
     }
     Ok(matchers)
 }
@@ -43,7 +46,10 @@ impl Parser<'_> {
     fn err_at(&self, pos: usize, msg: &str) -> String {
         let before = &self.s.as_bytes()[..pos.min(self.s.len())];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
         format!("{line}:{}: parse error: {msg}", pos - start + 1)
     }
 
@@ -141,7 +147,11 @@ impl Parser<'_> {
             [b'!', b'~', ..] => (MatchType::NotRegex, 2),
             [b'!', b'=', ..] => (MatchType::NotEqual, 2),
             [b'=', ..] => (MatchType::Equal, 1),
-            _ => return Err(self.err("unexpected character inside braces, expected a label matching operator")),
+            _ => {
+                return Err(self.err(
+                    "unexpected character inside braces, expected a label matching operator",
+                ));
+            }
         };
         self.pos += len;
         Ok(op)
@@ -187,7 +197,9 @@ impl Parser<'_> {
                             .ok()
                             .filter(|_| hex.len() == n)
                             .and_then(char::from_u32)
-                            .ok_or_else(|| self.err_at(start, "invalid escape sequence in string"))?
+                            .ok_or_else(|| {
+                                self.err_at(start, "invalid escape sequence in string")
+                            })?
                     }
                     _ => return Err(self.err_at(start, "unknown escape sequence in string")),
                 });
@@ -222,12 +234,21 @@ mod tests {
     #[test]
     fn selectors() {
         check("up", Ok(r#"__name__="up""#));
-        check(r#"up{job="a",i!~'b.*'}"#, Ok(r#"__name__="up",job="a",i!~"b.*""#));
+        check(
+            r#"up{job="a",i!~'b.*'}"#,
+            Ok(r#"__name__="up",job="a",i!~"b.*""#),
+        );
         check(r#"{job=~".+",}"#, Ok(r#"job=~".+""#));
-        check(r#"{"my.metric", a="\x41\n"}"#, Ok(r#"__name__="my.metric",a="A\n""#));
+        check(
+            r#"{"my.metric", a="\x41\n"}"#,
+            Ok(r#"__name__="my.metric",a="A\n""#),
+        );
         check("{a=`x\\y`}", Ok(r#"a="x\\y""#));
         check(r#"{job=""}"#, Err("at least one non-empty matcher"));
-        check("up{", Err("1:4: parse error: unexpected end of input inside braces"));
+        check(
+            "up{",
+            Err("1:4: parse error: unexpected end of input inside braces"),
+        );
         check(r#"{a="b"#, Err("unterminated quoted string"));
         check("", Err("unexpected end of input"));
         check("up +", Err("unexpected input after selector"));

@@ -223,12 +223,15 @@ pub async fn wal_replay(State(api): State<Arc<Api>>) -> Success {
 /// `GET /api/v1/status/tsdb?limit=`: head figures and the top series and
 /// label cardinalities.
 pub async fn tsdb(State(api): State<Arc<Api>>, p: Params) -> Result<Success, ApiError> {
-    let limit = match parse_limit(p.get("limit")).map_err(|e| ApiError::invalid_param("limit", e))? {
-        0 => TSDB_STATS_LIMIT_DEFAULT,
-        n => n,
-    };
+    let limit =
+        match parse_limit(p.get("limit")).map_err(|e| ApiError::invalid_param("limit", e))? {
+            0 => TSDB_STATS_LIMIT_DEFAULT,
+            n => n,
+        };
     let head = api.backend.head_stats();
-    let (mint, maxt) = head.map_or((MIN_TIME_MS, MAX_TIME_MS), |h| (h.min_time_ms, h.max_time_ms));
+    let (mint, maxt) = head.map_or((MIN_TIME_MS, MAX_TIME_MS), |h| {
+        (h.min_time_ms, h.max_time_ms)
+    });
     let q = api
         .storage
         .querier(mint.min(maxt), maxt.max(mint))
@@ -243,7 +246,9 @@ pub async fn tsdb(State(api): State<Arc<Api>>, p: Params) -> Result<Success, Api
     let mut values: HashMap<String, HashMap<String, ()>> = HashMap::new();
     for s in &series {
         for l in s.labels.iter() {
-            *by_pair.entry(format!("{}={}", l.name, l.value)).or_default() += 1;
+            *by_pair
+                .entry(format!("{}={}", l.name, l.value))
+                .or_default() += 1;
             values
                 .entry(l.name.to_owned())
                 .or_default()

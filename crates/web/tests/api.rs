@@ -115,7 +115,11 @@ fn storage() -> Arc<MemStorage> {
     let series = [
         Labels::from_pairs([("__name__", "up"), ("instance", "h:1"), ("job", "a")]),
         Labels::from_pairs([("__name__", "up"), ("instance", "h:2"), ("job", "b")]),
-        Labels::from_pairs([("__name__", "http_requests_total"), ("code", "200"), ("job", "a")]),
+        Labels::from_pairs([
+            ("__name__", "http_requests_total"),
+            ("code", "200"),
+            ("job", "a"),
+        ]),
     ];
     for t in (0..=300_000).step_by(15_000) {
         for (i, l) in series.iter().enumerate() {
@@ -163,8 +167,14 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
@@ -182,7 +192,8 @@ async fn check(app: &Router, uri: &str, status: u16, body: &str) {
 /// message containing `msg`.
 async fn check_err(app: &Router, uri: &str, status: u16, kind: &str, msg: &str) {
     let (s, b) = get(app, uri).await;
-    let v: serde_json::Value = serde_json::from_str(&b).unwrap_or_else(|e| panic!("{uri}: {e}: {b}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&b).unwrap_or_else(|e| panic!("{uri}: {e}: {b}"));
     assert_eq!(s.as_u16(), status, "GET {uri}: {b}");
     assert_eq!(v["status"], "error", "{uri}");
     assert_eq!(v["errorType"], kind, "{uri}: {b}");
@@ -200,9 +211,27 @@ async fn instant_queries() {
         r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","instance":"h:1","job":"a"},"value":[300,"1"]},{"metric":{"__name__":"up","instance":"h:2","job":"b"},"value":[300,"1"]}]}}"#,
     )
     .await;
-    check(&a, "/api/v1/query?query=1.5&time=10.5", 200, r#"{"status":"success","data":{"resultType":"scalar","result":[10.500,"1.5"]}}"#).await;
-    check(&a, "/api/v1/query?query=%22x%22&time=1", 200, r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#).await;
-    check(&a, "/api/v1/query?query=1%2F0&time=1", 200, r#"{"status":"success","data":{"resultType":"scalar","result":[1,"+Inf"]}}"#).await;
+    check(
+        &a,
+        "/api/v1/query?query=1.5&time=10.5",
+        200,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[10.500,"1.5"]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/query?query=%22x%22&time=1",
+        200,
+        r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/query?query=1%2F0&time=1",
+        200,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1,"+Inf"]}}"#,
+    )
+    .await;
     // No time parameter: the injected clock (300 s).
     check(&a, "/api/v1/query?query=vector(2)", 200, r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[300,"2"]}]}}"#).await;
     check(&a, "/api/v1/query?query=up%5B30s%5D&time=300", 200,
@@ -212,16 +241,72 @@ async fn instant_queries() {
 #[tokio::test]
 async fn query_parameter_errors() {
     let (a, _) = app(Setup::default());
-    check_err(&a, "/api/v1/query?query=up%7B&time=1", 400, "bad_data", "invalid parameter \"query\": 1:4: parse error").await;
-    check_err(&a, "/api/v1/query?query=up&time=abc", 400, "bad_data", "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp").await;
-    check_err(&a, "/api/v1/query?query=up&timeout=x", 400, "bad_data", "invalid parameter \"timeout\": cannot parse \"x\" to a valid duration").await;
-    check_err(&a, "/api/v1/query_range?query=up&end=1&step=1", 400, "bad_data", "invalid parameter \"start\": cannot parse \"\" to a valid timestamp").await;
-    check_err(&a, "/api/v1/query_range?query=up&start=1&step=1", 400, "bad_data", "invalid parameter \"end\"").await;
-    check_err(&a, "/api/v1/query_range?query=up&start=2&end=1&step=1", 400, "bad_data", "invalid parameter \"end\": end timestamp must not be before start time").await;
+    check_err(
+        &a,
+        "/api/v1/query?query=up%7B&time=1",
+        400,
+        "bad_data",
+        "invalid parameter \"query\": 1:4: parse error",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query?query=up&time=abc",
+        400,
+        "bad_data",
+        "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query?query=up&timeout=x",
+        400,
+        "bad_data",
+        "invalid parameter \"timeout\": cannot parse \"x\" to a valid duration",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query_range?query=up&end=1&step=1",
+        400,
+        "bad_data",
+        "invalid parameter \"start\": cannot parse \"\" to a valid timestamp",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query_range?query=up&start=1&step=1",
+        400,
+        "bad_data",
+        "invalid parameter \"end\"",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query_range?query=up&start=2&end=1&step=1",
+        400,
+        "bad_data",
+        "invalid parameter \"end\": end timestamp must not be before start time",
+    )
+    .await;
     check_err(&a, "/api/v1/query_range?query=up&start=1&end=2&step=0", 400, "bad_data", "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer").await;
-    check_err(&a, "/api/v1/query_range?query=up&start=1&end=2&step=x", 400, "bad_data", "invalid parameter \"step\": cannot parse \"x\" to a valid duration").await;
+    check_err(
+        &a,
+        "/api/v1/query_range?query=up&start=1&end=2&step=x",
+        400,
+        "bad_data",
+        "invalid parameter \"step\": cannot parse \"x\" to a valid duration",
+    )
+    .await;
     check_err(&a, "/api/v1/query_range?query=up&start=0&end=11001&step=1", 400, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)").await;
-    check_err(&a, "/api/v1/query?query=sum(", 400, "bad_data", "invalid parameter \"query\"").await;
+    check_err(
+        &a,
+        "/api/v1/query?query=sum(",
+        400,
+        "bad_data",
+        "invalid parameter \"query\"",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -233,7 +318,14 @@ async fn oversized_query_is_422() {
         },
         ..Setup::default()
     });
-    check_err(&a, "/api/v1/query?query=up%5B5m%5D&time=300", 422, "execution", "query processing would load too many samples into memory in query execution").await;
+    check_err(
+        &a,
+        "/api/v1/query?query=up%5B5m%5D&time=300",
+        422,
+        "execution",
+        "query processing would load too many samples into memory in query execution",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -246,11 +338,21 @@ async fn range_queries_and_stats() {
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","instance":"h:1","job":"a"},"values":[[0,"1"],[15,"1"],[30,"1"]]}]}}"#,
     )
     .await;
-    let (s, b) = get(&a, "/api/v1/query_range?query=up&start=0&end=30&step=15&stats=all").await;
+    let (s, b) = get(
+        &a,
+        "/api/v1/query_range?query=up&start=0&end=30&step=15&stats=all",
+    )
+    .await;
     assert_eq!(s, 200);
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
-    assert!(v["data"]["stats"]["timings"]["execTotalTime"].is_number(), "{b}");
-    assert!(v["data"]["stats"]["samples"]["totalQueryableSamplesPerStep"].is_array(), "{b}");
+    assert!(
+        v["data"]["stats"]["timings"]["execTotalTime"].is_number(),
+        "{b}"
+    );
+    assert!(
+        v["data"]["stats"]["samples"]["totalQueryableSamplesPerStep"].is_array(),
+        "{b}"
+    );
     // POST form bodies work like query strings.
     let req = Request::post("/api/v1/query_range")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -258,21 +360,50 @@ async fn range_queries_and_stats() {
         .unwrap();
     let (s, _, b) = send(&a, req).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b, r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[15,"1"]]}]}}"#);
+    assert_eq!(
+        b,
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[15,"1"]]}]}}"#
+    );
 }
 
 #[tokio::test]
 async fn format_parse_and_exemplars() {
     let (a, _) = app(Setup::default());
-    check(&a, "/api/v1/format_query?query=sum%20by(job)(up)", 200, r#"{"status":"success","data":"sum by (job) (up)"}"#).await;
-    check_err(&a, "/api/v1/format_query?query=sum(", 400, "bad_data", "invalid parameter \"query\"").await;
+    check(
+        &a,
+        "/api/v1/format_query?query=sum%20by(job)(up)",
+        200,
+        r#"{"status":"success","data":"sum by (job) (up)"}"#,
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/format_query?query=sum(",
+        400,
+        "bad_data",
+        "invalid parameter \"query\"",
+    )
+    .await;
     let (s, b) = get(&a, "/api/v1/parse_query?query=up%7Bjob%3D%22a%22%7D").await;
     assert_eq!(s, 200, "{b}");
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["data"]["type"], "vectorSelector", "{b}");
     assert_eq!(v["data"]["name"], "up", "{b}");
-    check(&a, "/api/v1/query_exemplars?query=up&start=0&end=300", 200, r#"{"status":"success","data":[]}"#).await;
-    check_err(&a, "/api/v1/query_exemplars?query=up%7B&start=0&end=300", 400, "bad_data", "parse error").await;
+    check(
+        &a,
+        "/api/v1/query_exemplars?query=up&start=0&end=300",
+        200,
+        r#"{"status":"success","data":[]}"#,
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/query_exemplars?query=up%7B&start=0&end=300",
+        400,
+        "bad_data",
+        "parse error",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -286,35 +417,152 @@ async fn series_and_labels() {
     )
     .await;
     check(&a, "/api/v1/series?match[]=up&limit=1", 200, r#"{"status":"success","data":[{"__name__":"up","instance":"h:1","job":"a"}],"warnings":["results truncated due to limit"]}"#).await;
-    check_err(&a, "/api/v1/series", 400, "bad_data", "no match[] parameter provided").await;
-    check_err(&a, "/api/v1/series?match[]=up%7B", 400, "bad_data", "parse error").await;
-    check_err(&a, "/api/v1/series?match[]=%7Bjob%3D%22%22%7D", 400, "bad_data", "at least one non-empty matcher").await;
-    check_err(&a, "/api/v1/series?match[]=up&start=x", 400, "bad_data", "invalid parameter \"start\"").await;
-    check(&a, "/api/v1/labels", 200, r#"{"status":"success","data":["__name__","code","instance","job"]}"#).await;
-    check(&a, "/api/v1/labels?match[]=up", 200, r#"{"status":"success","data":["__name__","instance","job"]}"#).await;
-    check(&a, "/api/v1/label/job/values", 200, r#"{"status":"success","data":["a","b"]}"#).await;
-    check(&a, "/api/v1/label/__name__/values?match[]=%7Bjob%3D%22a%22%7D", 200, r#"{"status":"success","data":["http_requests_total","up"]}"#).await;
-    check(&a, "/api/v1/label/nope/values", 200, r#"{"status":"success","data":[]}"#).await;
-    check_err(&a, "/api/v1/labels?limit=-1", 400, "bad_data", "invalid parameter \"limit\": limit must be non-negative").await;
+    check_err(
+        &a,
+        "/api/v1/series",
+        400,
+        "bad_data",
+        "no match[] parameter provided",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/series?match[]=up%7B",
+        400,
+        "bad_data",
+        "parse error",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/series?match[]=%7Bjob%3D%22%22%7D",
+        400,
+        "bad_data",
+        "at least one non-empty matcher",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/series?match[]=up&start=x",
+        400,
+        "bad_data",
+        "invalid parameter \"start\"",
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/labels",
+        200,
+        r#"{"status":"success","data":["__name__","code","instance","job"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/labels?match[]=up",
+        200,
+        r#"{"status":"success","data":["__name__","instance","job"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/label/job/values",
+        200,
+        r#"{"status":"success","data":["a","b"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/label/__name__/values?match[]=%7Bjob%3D%22a%22%7D",
+        200,
+        r#"{"status":"success","data":["http_requests_total","up"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/label/nope/values",
+        200,
+        r#"{"status":"success","data":[]}"#,
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/labels?limit=-1",
+        400,
+        "bad_data",
+        "invalid parameter \"limit\": limit must be non-negative",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn status_endpoints() {
     let (a, _) = app(Setup::default());
     check(&a, "/api/v1/status/buildinfo", 200, r#"{"status":"success","data":{"branch":"","buildDate":"","buildUser":"","goVersion":"","revision":"","version":"0.1.0"}}"#).await;
-    check(&a, "/api/v1/status/flags", 200, r#"{"status":"success","data":{"query.timeout":"2m"}}"#).await;
-    check(&a, "/api/v1/status/config", 200, r#"{"status":"success","data":{"yaml":"global:\n  scrape_interval: 15s\n"}}"#).await;
-    check(&a, "/api/v1/status/runtimeinfo", 200, r#"{"status":"success","data":{"CWD":"/","reloadConfigSuccess":true}}"#).await;
-    check(&a, "/api/v1/status/walreplay", 200, r#"{"status":"success","data":{"current":0,"max":0,"min":0}}"#).await;
+    check(
+        &a,
+        "/api/v1/status/flags",
+        200,
+        r#"{"status":"success","data":{"query.timeout":"2m"}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/status/config",
+        200,
+        r#"{"status":"success","data":{"yaml":"global:\n  scrape_interval: 15s\n"}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/status/runtimeinfo",
+        200,
+        r#"{"status":"success","data":{"CWD":"/","reloadConfigSuccess":true}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/status/walreplay",
+        200,
+        r#"{"status":"success","data":{"current":0,"max":0,"min":0}}"#,
+    )
+    .await;
     let (s, b) = get(&a, "/api/v1/status/tsdb").await;
     assert_eq!(s, 200);
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["data"]["headStats"]["numSeries"], 3, "{b}");
-    assert_eq!(v["data"]["seriesCountByMetricName"][0], serde_json::json!({"name": "up", "value": 2}), "{b}");
-    check(&a, "/api/v1/alertmanagers", 200, r#"{"status":"success","data":{"activeAlertmanagers":[],"droppedAlertmanagers":[]}}"#).await;
-    check(&a, "/api/v1/rules", 200, r#"{"status":"success","data":{"groups":[]}}"#).await;
-    check(&a, "/api/v1/alerts", 200, r#"{"status":"success","data":{"alerts":[]}}"#).await;
-    check(&a, "/api/v1/scrape_pools", 200, r#"{"status":"success","data":{"scrapePools":["a","b"]}}"#).await;
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"][0],
+        serde_json::json!({"name": "up", "value": 2}),
+        "{b}"
+    );
+    check(
+        &a,
+        "/api/v1/alertmanagers",
+        200,
+        r#"{"status":"success","data":{"activeAlertmanagers":[],"droppedAlertmanagers":[]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/rules",
+        200,
+        r#"{"status":"success","data":{"groups":[]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/alerts",
+        200,
+        r#"{"status":"success","data":{"alerts":[]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/scrape_pools",
+        200,
+        r#"{"status":"success","data":{"scrapePools":["a","b"]}}"#,
+    )
+    .await;
     check_err(&a, "/api/v1/nope", 404, "not_found", "not found").await;
 }
 
@@ -325,17 +573,49 @@ async fn targets_and_metadata() {
     assert_eq!(s, 200);
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     let t = &v["data"]["activeTargets"][0];
-    for key in ["discoveredLabels", "labels", "scrapePool", "scrapeUrl", "globalUrl", "lastError", "lastScrape", "lastScrapeDuration", "health", "scrapeInterval", "scrapeTimeout"] {
+    for key in [
+        "discoveredLabels",
+        "labels",
+        "scrapePool",
+        "scrapeUrl",
+        "globalUrl",
+        "lastError",
+        "lastScrape",
+        "lastScrapeDuration",
+        "health",
+        "scrapeInterval",
+        "scrapeTimeout",
+    ] {
         assert!(!t[key].is_null(), "{key} missing: {b}");
     }
     assert_eq!(t["lastScrape"], "1970-01-01T00:00:01Z");
     assert_eq!(v["data"]["droppedTargetCounts"]["a"], 1);
     let (_, b) = get(&a, "/api/v1/targets?state=active&scrapePool=b").await;
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
-    assert_eq!(v["data"]["activeTargets"].as_array().unwrap().len(), 1, "{b}");
-    assert_eq!(v["data"]["droppedTargets"].as_array().unwrap().len(), 0, "{b}");
-    check(&a, "/api/v1/metadata", 200, r#"{"status":"success","data":{"up":[{"help":"Up.","type":"gauge","unit":""}]}}"#).await;
-    check(&a, "/api/v1/metadata?metric=nope", 200, r#"{"status":"success","data":{}}"#).await;
+    assert_eq!(
+        v["data"]["activeTargets"].as_array().unwrap().len(),
+        1,
+        "{b}"
+    );
+    assert_eq!(
+        v["data"]["droppedTargets"].as_array().unwrap().len(),
+        0,
+        "{b}"
+    );
+    check(
+        &a,
+        "/api/v1/metadata",
+        200,
+        r#"{"status":"success","data":{"up":[{"help":"Up.","type":"gauge","unit":""}]}}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/metadata?metric=nope",
+        200,
+        r#"{"status":"success","data":{}}"#,
+    )
+    .await;
     check(&a, "/api/v1/targets/metadata?match_target=%7Bjob%3D%22a%22%7D", 200, r#"{"status":"success","data":[{"help":"Up.","metric":"up","target":{"instance":"h:1","job":"a"},"type":"gauge","unit":""}]}"#).await;
 }
 
@@ -344,18 +624,40 @@ async fn admin_and_lifecycle_are_gated() {
     let (a, backend) = app(Setup::default());
     let post = |uri: &str| Request::post(uri).body(Body::empty()).unwrap();
     let (s, _, b) = send(&a, post("/api/v1/admin/tsdb/snapshot")).await;
-    assert_eq!((s.as_u16(), b.as_str()), (503, r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#));
+    assert_eq!(
+        (s.as_u16(), b.as_str()),
+        (
+            503,
+            r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#
+        )
+    );
     let (s, _, b) = send(&a, post("/-/quit")).await;
-    assert_eq!((s.as_u16(), b.as_str()), (403, "Lifecycle API is not enabled."));
+    assert_eq!(
+        (s.as_u16(), b.as_str()),
+        (403, "Lifecycle API is not enabled.")
+    );
     assert!(!backend.quit.load(Ordering::SeqCst));
     check(&a, "/-/reload", 405, "Only POST or PUT requests allowed").await;
 
     let mut opts = WebOptions::new();
     opts.enable_admin = true;
     opts.enable_lifecycle = true;
-    let (a, backend) = app(Setup { opts, backend: TestBackend { reload_fails: true, ..TestBackend::default() }, ..Setup::default() });
+    let (a, backend) = app(Setup {
+        opts,
+        backend: TestBackend {
+            reload_fails: true,
+            ..TestBackend::default()
+        },
+        ..Setup::default()
+    });
     let (s, _, b) = send(&a, post("/api/v1/admin/tsdb/snapshot")).await;
-    assert_eq!((s.as_u16(), b.as_str()), (200, r#"{"status":"success","data":{"name":"20260101T000000Z-0123456789abcdef"}}"#));
+    assert_eq!(
+        (s.as_u16(), b.as_str()),
+        (
+            200,
+            r#"{"status":"success","data":{"name":"20260101T000000Z-0123456789abcdef"}}"#
+        )
+    );
     let (s, _, _) = send(&a, post("/api/v1/admin/tsdb/delete_series?match[]=up")).await;
     assert_eq!(s, 204);
     let (s, _, b) = send(&a, post("/api/v1/admin/tsdb/delete_series")).await;
@@ -363,7 +665,10 @@ async fn admin_and_lifecycle_are_gated() {
     let (s, _, _) = send(&a, post("/api/v1/admin/tsdb/clean_tombstones")).await;
     assert_eq!(s, 204);
     let (s, _, b) = send(&a, post("/-/reload")).await;
-    assert_eq!((s.as_u16(), b.as_str()), (500, "failed to reload config: bad yaml\n"));
+    assert_eq!(
+        (s.as_u16(), b.as_str()),
+        (500, "failed to reload config: bad yaml\n")
+    );
     let (s, _, _) = send(&a, post("/-/quit")).await;
     assert_eq!(s, 200);
     assert!(backend.quit.load(Ordering::SeqCst));
@@ -371,7 +676,10 @@ async fn admin_and_lifecycle_are_gated() {
 
 #[tokio::test]
 async fn readiness_health_and_metrics() {
-    let (a, _) = app(Setup { ready: false, ..Setup::default() });
+    let (a, _) = app(Setup {
+        ready: false,
+        ..Setup::default()
+    });
     check(&a, "/-/healthy", 200, "Prometheus Server is Healthy.\n").await;
     check(&a, "/-/ready", 503, "Service Unavailable").await;
     check(&a, "/api/v1/query?query=up", 503, "Service Unavailable").await;
@@ -380,13 +688,32 @@ async fn readiness_health_and_metrics() {
     get(&a, "/api/v1/labels").await;
     let (s, h, b) = send(&a, Request::get("/metrics").body(Body::empty()).unwrap()).await;
     assert_eq!(s, 200);
-    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
-    assert!(b.contains("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/labels\"} 1\n"), "{b}");
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    assert!(
+        b.contains("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/labels\"} 1\n"),
+        "{b}"
+    );
     assert!(b.contains("prometheus_build_info 1\n"), "{b}");
-    assert!(b.contains("prometheus_engine_query_duration_seconds_count{slice=\"inner_eval\"}"), "{b}");
-    let req = Request::get("/metrics").header(header::ACCEPT, "application/openmetrics-text;version=1.0.0").body(Body::empty()).unwrap();
+    assert!(
+        b.contains("prometheus_engine_query_duration_seconds_count{slice=\"inner_eval\"}"),
+        "{b}"
+    );
+    let req = Request::get("/metrics")
+        .header(header::ACCEPT, "application/openmetrics-text;version=1.0.0")
+        .body(Body::empty())
+        .unwrap();
     let (_, h, b) = send(&a, req).await;
-    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
     assert!(b.ends_with("# EOF\n"));
 }
 
@@ -394,8 +721,17 @@ async fn readiness_health_and_metrics() {
 async fn route_prefix_gzip_and_cors() {
     let mut opts = WebOptions::new();
     opts.route_prefix = "/prometheus".into();
-    let (a, _) = app(Setup { opts, ..Setup::default() });
-    check(&a, "/prometheus/api/v1/label/job/values", 200, r#"{"status":"success","data":["a","b"]}"#).await;
+    let (a, _) = app(Setup {
+        opts,
+        ..Setup::default()
+    });
+    check(
+        &a,
+        "/prometheus/api/v1/label/job/values",
+        200,
+        r#"{"status":"success","data":["a","b"]}"#,
+    )
+    .await;
     let (s, _) = get(&a, "/api/v1/label/job/values").await;
     assert_eq!(s, 404);
     let req = Request::get("/prometheus/api/v1/series?match[]=up")
@@ -406,10 +742,17 @@ async fn route_prefix_gzip_and_cors() {
     let resp = a.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
     assert_eq!(resp.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
-    assert!(text.starts_with(r#"{"status":"success","data":[{"__name__":"up""#), "{text}");
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        text.starts_with(r#"{"status":"success","data":[{"__name__":"up""#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -429,18 +772,47 @@ async fn grafana_calls() {
     let (a, _) = app(Setup::default());
     let (s, b) = get(&a, "/api/v1/status/buildinfo").await;
     assert_eq!(s, 200, "{b}");
-    check(&a, "/api/v1/labels?start=0&end=300", 200, r#"{"status":"success","data":["__name__","code","instance","job"]}"#).await;
-    check(&a, "/api/v1/label/instance/values?match[]=up&start=0&end=300", 200, r#"{"status":"success","data":["h:1","h:2"]}"#).await;
-    check(&a, "/api/v1/series?match[]=%7B__name__%3D%22up%22%2Cjob%3D%22b%22%7D&start=0&end=300", 200, r#"{"status":"success","data":[{"__name__":"up","instance":"h:2","job":"b"}]}"#).await;
+    check(
+        &a,
+        "/api/v1/labels?start=0&end=300",
+        200,
+        r#"{"status":"success","data":["__name__","code","instance","job"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/label/instance/values?match[]=up&start=0&end=300",
+        200,
+        r#"{"status":"success","data":["h:1","h:2"]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/series?match[]=%7B__name__%3D%22up%22%2Cjob%3D%22b%22%7D&start=0&end=300",
+        200,
+        r#"{"status":"success","data":[{"__name__":"up","instance":"h:2","job":"b"}]}"#,
+    )
+    .await;
     let (s, _) = get(&a, "/api/v1/metadata?limit=1000").await;
     assert_eq!(s, 200);
     // Grafana aligns start and end to the step and posts the form.
     let req = Request::post("/api/v1/query_range")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from("query=sum%20by(job)(up)&start=240&end=300&step=30"))
+        .body(Body::from(
+            "query=sum%20by(job)(up)&start=240&end=300&step=30",
+        ))
         .unwrap();
     let (s, _, b) = send(&a, req).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b, r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[[240,"1"],[270,"1"],[300,"1"]]},{"metric":{"job":"b"},"values":[[240,"1"],[270,"1"],[300,"1"]]}]}}"#);
-    check(&a, "/api/v1/query_exemplars?query=http_requests_total&start=240&end=300", 200, r#"{"status":"success","data":[]}"#).await;
+    assert_eq!(
+        b,
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[[240,"1"],[270,"1"],[300,"1"]]},{"metric":{"job":"b"},"values":[[240,"1"],[270,"1"],[300,"1"]]}]}}"#
+    );
+    check(
+        &a,
+        "/api/v1/query_exemplars?query=http_requests_total&start=240&end=300",
+        200,
+        r#"{"status":"success","data":[]}"#,
+    )
+    .await;
 }

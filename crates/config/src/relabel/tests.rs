@@ -438,7 +438,7 @@ fn validation_errors() {
     check_err(
         "- {target_label: x, modulus: -1}",
         (1, 30),
-        "cannot unmarshal an integer into an unsigned integer",
+        "cannot unmarshal an integer \"-1\" into an unsigned integer",
     );
     check_err(
         "- {target_label: x, bogus: 1}",
@@ -448,7 +448,7 @@ fn validation_errors() {
     check_err(
         "-\n  target_label: x\n  source_labels: a\n",
         (3, 18),
-        "cannot unmarshal a string into a sequence",
+        "cannot unmarshal a string \"a\" into a sequence",
     );
 }
 
@@ -483,4 +483,69 @@ fn unchanged_labels_are_shared_not_copied() {
     .unwrap();
     let out = process(&input, &cfgs).unwrap();
     assert_eq!(out.as_bytes().as_ptr(), input.as_bytes().as_ptr());
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ACTIONS: [Action; 11] = [
+        Action::Replace,
+        Action::Keep,
+        Action::Drop,
+        Action::KeepEqual,
+        Action::DropEqual,
+        Action::HashMod,
+        Action::LabelMap,
+        Action::LabelDrop,
+        Action::LabelKeep,
+        Action::Lowercase,
+        Action::Uppercase,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any rule, validated or not, on any labels: no panic, and the
+        /// result is a proper label set.
+        #[test]
+        fn process_never_panics(
+            values in proptest::collection::vec("\\PC{0,6}", 3),
+            action in 0usize..ACTIONS.len(),
+            pattern in "[ab.*()$|?]{0,6}",
+            target in "[ab_$1{}]{0,5}",
+            replacement in "[ab_$1{}]{0,5}",
+            modulus in 0u64..5,
+        ) {
+            let Ok(regex) = Regex::new(&pattern) else { return Ok(()) };
+            let c = RelabelConfig {
+                source_labels: vec!["a".into(), "b".into()],
+                action: ACTIONS[action],
+                regex,
+                target_label: target,
+                replacement,
+                modulus,
+                ..RelabelConfig::default()
+            };
+            let input = Labels::from_pairs([("a", &*values[0]), ("b", &*values[1]), ("c", &*values[2])]);
+            if let Some(out) = process(&input, &[c.clone(), c]) {
+                prop_assert!(out.iter().all(|l| !l.value.is_empty()));
+            }
+        }
+
+        #[test]
+        fn hashmod_stays_below_modulus(value in "\\PC{0,12}", modulus in 1u64..1000) {
+            let c = RelabelConfig {
+                source_labels: vec!["a".into()],
+                action: Action::HashMod,
+                target_label: "h".into(),
+                modulus,
+                ..RelabelConfig::default()
+            };
+            let out = process(&Labels::from_pairs([("a", value.as_str())]), &[c]).unwrap();
+            let h: u64 = out.get("h").unwrap().parse().unwrap();
+            prop_assert!(h < modulus);
+        }
+    }
 }

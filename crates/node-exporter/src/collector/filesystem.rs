@@ -1,7 +1,7 @@
 //! `node_filesystem_*` for every mount that passes the exclude filters.
 //!
 //! `statfs` on a hung network mount blocks in the kernel, so it never runs
-//! on the scrape's own thread: a helper thread makes the calls one by one
+//! on the scrape's own thread: a long-lived helper thread makes the calls
 //! and the collector waits at most `--collector.filesystem.mount-timeout`
 //! for each. A mount that does not answer is reported with
 //! `node_filesystem_device_error 1` and remembered as stuck; later scrapes
@@ -49,6 +49,8 @@ pub struct Filesystem {
     stat: StatFn,
     /// Mount points whose `statfs` has not returned yet.
     stuck: Arc<Mutex<HashSet<PathBuf>>>,
+    /// The long-lived thread that makes the `statfs` calls, if running.
+    worker: Mutex<Option<mpsc::Sender<StatJob>>>,
 }
 
 /// One mount that passed the filters.
@@ -71,6 +73,7 @@ impl Filesystem {
             cfg,
             stat,
             stuck: Arc::default(),
+            worker: Mutex::new(None),
         }
     }
 
@@ -127,14 +130,10 @@ impl Filesystem {
         };
         while !pending.is_empty() {
             let (tx, rx) = mpsc::channel();
-            let (work, stat, stuck) = (pending.clone(), self.stat.clone(), self.stuck.clone());
-            std::thread::Builder::new()
-                .name("statfs".into())
-                .spawn(move || stat_worker(work, stat, stuck, tx))
-                .map_err(|source| Error::Sys {
-                    call: "spawn statfs thread",
-                    source,
-                })?;
+            self.submit(StatJob {
+                work: pending.clone(),
+                reply: tx,
+            })?;
             let mut got = 0;
             loop {
                 match rx.recv_timeout(self.cfg.mount_timeout) {
@@ -153,6 +152,10 @@ impl Filesystem {
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(path.clone());
+                        // The worker is blocked in the kernel; forget it so
+                        // the next job gets a fresh thread. It exits once
+                        // its statfs returns.
+                        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = None;
                         pending.drain(..=got);
                         break;
                     }
@@ -165,24 +168,52 @@ impl Filesystem {
         }
         Ok(results)
     }
+
+    /// Hands `job` to the stat thread, starting one when there is none.
+    fn submit(&self, job: StatJob) -> Result<()> {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        let job = match worker.as_ref() {
+            Some(w) => match w.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::channel::<StatJob>();
+        let (stat, stuck) = (self.stat.clone(), self.stuck.clone());
+        std::thread::Builder::new()
+            .name("statfs".into())
+            .spawn(move || stat_worker(rx, stat, stuck))
+            .map_err(|source| Error::Sys {
+                call: "spawn statfs thread",
+                source,
+            })?;
+        // The receiver lives in the new thread, so this send cannot fail.
+        let _ = tx.send(job);
+        *worker = Some(tx);
+        Ok(())
+    }
 }
 
-/// Stats `work` in order, sending each result; stops once the collector
-/// stops listening. A mount that answers is no longer stuck.
-fn stat_worker(
+/// Mounts to stat and where to send each result.
+struct StatJob {
     work: Vec<(usize, PathBuf)>,
-    stat: StatFn,
-    stuck: Arc<Mutex<HashSet<PathBuf>>>,
-    tx: mpsc::Sender<(usize, std::io::Result<FsStats>)>,
-) {
-    for (idx, path) in work {
-        let r = stat(&path);
-        stuck
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&path);
-        if tx.send((idx, r)).is_err() {
-            return;
+    reply: mpsc::Sender<(usize, std::io::Result<FsStats>)>,
+}
+
+/// Runs stat jobs until its sender is dropped. A mount that answers is no
+/// longer stuck; a job whose collector stopped listening is abandoned.
+fn stat_worker(jobs: mpsc::Receiver<StatJob>, stat: StatFn, stuck: Arc<Mutex<HashSet<PathBuf>>>) {
+    for job in jobs {
+        for (idx, path) in job.work {
+            let r = stat(&path);
+            stuck
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&path);
+            if job.reply.send((idx, r)).is_err() {
+                break;
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use beacon_model::MetricType;
 
 use crate::collector::{Collector, Config};
 use crate::error::Result;
-use crate::fsread::{list_dir, read_trimmed};
+use crate::fsread::{AttrDir, list_dir, read_trimmed};
 use crate::metric_set::MetricSet;
 
 /// (sysfs attribute, metric suffix, type). Attributes the kernel refuses
@@ -55,11 +55,14 @@ impl Collector for Netclass {
     fn update(&self, out: &mut MetricSet) -> Result<()> {
         let base = self.0.sys("class/net");
         for dev in list_dir(&base)? {
-            let dir = base.join(&dev);
-            if !dir.is_dir() || self.0.netclass_ignored.is_match(&dev) {
+            if self.0.netclass_ignored.is_match(&dev) {
                 continue;
             }
-            let attr = |a: &str| read_trimmed(&dir.join(a)).ok();
+            // Files such as `bonding_masters` are not devices.
+            let Ok(dir) = AttrDir::open(&base.join(&dev)) else {
+                continue;
+            };
+            let attr = |a: &str| dir.read(a);
             let operstate = attr("operstate").unwrap_or_default();
             out.gauge(
                 "node_network_up",

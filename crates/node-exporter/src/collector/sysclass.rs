@@ -287,3 +287,124 @@ impl Collector for Watchdog {
 fn attr(dir: &Path, file: &str) -> String {
     read_trimmed(&dir.join(file)).unwrap_or_default()
 }
+
+/// (attribute, metric suffix, divisor) of numeric power supply attributes:
+/// micro-units become base units, tenths of a degree become degrees.
+const POWER_SUPPLY_VALUES: &[(&str, &str, f64)] = &[
+    ("authentic", "authentic", 1.0),
+    ("calibrate", "calibrate", 1.0),
+    ("capacity", "capacity", 1.0),
+    ("capacity_alert_max", "capacity_alert_max", 1.0),
+    ("capacity_alert_min", "capacity_alert_min", 1.0),
+    ("cycle_count", "cyclecount", 1.0),
+    ("online", "online", 1.0),
+    ("present", "present", 1.0),
+    ("time_to_empty_now", "time_to_empty_seconds", 1.0),
+    ("time_to_full_now", "time_to_full_seconds", 1.0),
+    ("current_boot", "current_boot", 1e6),
+    ("current_max", "current_max", 1e6),
+    ("current_now", "current_ampere", 1e6),
+    ("energy_empty", "energy_empty", 1e6),
+    ("energy_empty_design", "energy_empty_design", 1e6),
+    ("energy_full", "energy_full", 1e6),
+    ("energy_full_design", "energy_full_design", 1e6),
+    ("energy_now", "energy_watthour", 1e6),
+    ("voltage_boot", "voltage_boot", 1e6),
+    ("voltage_max", "voltage_max", 1e6),
+    ("voltage_max_design", "voltage_max_design", 1e6),
+    ("voltage_min", "voltage_min", 1e6),
+    ("voltage_min_design", "voltage_min_design", 1e6),
+    ("voltage_now", "voltage_volt", 1e6),
+    ("voltage_ocv", "voltage_ocv", 1e6),
+    ("charge_control_limit", "charge_control_limit", 1e6),
+    ("charge_control_limit_max", "charge_control_limit_max", 1e6),
+    ("charge_counter", "charge_counter", 1e6),
+    ("charge_empty", "charge_empty", 1e6),
+    ("charge_empty_design", "charge_empty_design", 1e6),
+    ("charge_full", "charge_full", 1e6),
+    ("charge_full_design", "charge_full_design", 1e6),
+    ("charge_now", "charge_ampere", 1e6),
+    ("charge_term_current", "charge_term_current", 1e6),
+    ("constant_charge_current", "constant_charge_current", 1e6),
+    (
+        "constant_charge_current_max",
+        "constant_charge_current_max",
+        1e6,
+    ),
+    ("constant_charge_voltage", "constant_charge_voltage", 1e6),
+    (
+        "constant_charge_voltage_max",
+        "constant_charge_voltage_max",
+        1e6,
+    ),
+    ("precharge_current", "precharge_current", 1e6),
+    ("input_current_limit", "input_current_limit", 1e6),
+    ("power_now", "power_watt", 1e6),
+    ("temp", "temp_celsius", 10.0),
+    ("temp_alert_max", "temp_alert_max_celsius", 10.0),
+    ("temp_alert_min", "temp_alert_min_celsius", 10.0),
+    ("temp_ambient", "temp_ambient_celsius", 10.0),
+    ("temp_ambient_max", "temp_ambient_max_celsius", 10.0),
+    ("temp_ambient_min", "temp_ambient_min_celsius", 10.0),
+    ("temp_max", "temp_max_celsius", 10.0),
+    ("temp_min", "temp_min_celsius", 10.0),
+];
+
+/// Text attributes that label `node_power_supply_info` when non-empty.
+const POWER_SUPPLY_INFO: &[&str] = &[
+    "capacity_level",
+    "charge_type",
+    "health",
+    "manufacturer",
+    "model_name",
+    "scope",
+    "serial_number",
+    "status",
+    "technology",
+    "type",
+    "usb_type",
+];
+
+/// Batteries, mains and UPS supplies from `/sys/class/power_supply`.
+pub struct PowerSupply(pub Arc<Config>);
+
+impl Collector for PowerSupply {
+    fn name(&self) -> &'static str {
+        "powersupplyclass"
+    }
+    fn update(&self, out: &mut MetricSet) -> Result<()> {
+        let base = self.0.sys("class/power_supply");
+        for name in list_dir(&base)? {
+            if self.0.power_supply_ignored.is_match(&name) {
+                continue;
+            }
+            let dir = base.join(&name);
+            for (file, suffix, divisor) in POWER_SUPPLY_VALUES {
+                let Ok(v) = read_f64(&dir.join(file)) else {
+                    continue;
+                };
+                out.gauge(
+                    &format!("node_power_supply_{suffix}"),
+                    &format!("{suffix} value of /sys/class/power_supply/<power_supply>."),
+                    &[("power_supply", &name)],
+                    v / divisor,
+                );
+            }
+            let texts: Vec<(&str, String)> = POWER_SUPPLY_INFO
+                .iter()
+                .map(|f| (*f, attr(&dir, f)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            let mut pairs: Vec<(&str, &str)> =
+                texts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pairs.push(("power_supply", &name));
+            out.gauge(
+                "node_power_supply_info",
+                "info of /sys/class/power_supply/<power_supply>.",
+                &pairs,
+                1.0,
+            );
+        }
+        Ok(())
+    }
+}

@@ -57,7 +57,7 @@ struct Group {
     comp: f64,
     mean: f64,
     incremental: bool,
-    hist: Option<FloatHistogram>,
+    hists: Vec<FloatHistogram>,
     has_float: bool,
     has_hist: bool,
     values: Vec<f64>,
@@ -75,7 +75,7 @@ impl Group {
             comp: 0.0,
             mean: 0.0,
             incremental: false,
-            hist: None,
+            hists: Vec::new(),
             has_float: false,
             has_hist: false,
             values: Vec::new(),
@@ -154,9 +154,7 @@ impl Evaluator<'_> {
                 groups.push(Group::new(key, name));
                 groups.len() - 1
             });
-            if groups[gi].count == 0.0 {
-                groups[gi].drop_name = s.drop_name;
-            }
+            groups[gi].drop_name |= s.drop_name;
             self.accumulate(a, &mut groups[gi], s);
         }
         let mut out = Vec::with_capacity(groups.len());
@@ -172,12 +170,8 @@ impl Evaluator<'_> {
         g.count += 1.0;
         if let Some(h) = s.h {
             g.has_hist = true;
-            match a.op {
-                AggOp::Sum | AggOp::Avg => {
-                    self.hist_accumulate(a, g.count, &mut g.hist, &h);
-                }
-                AggOp::Count | AggOp::Group => {}
-                _ => {}
+            if matches!(a.op, AggOp::Sum | AggOp::Avg) {
+                g.hists.push(*h);
             }
             return;
         }
@@ -249,15 +243,11 @@ impl Evaluator<'_> {
             }
         }
         let f = match op {
-            AggOp::Sum if g.has_hist => {
-                return Some(hist_result(g.metric, g.hist.take()));
-            }
-            AggOp::Avg if g.has_hist => {
-                let h = g.hist.take().map(|mut h| {
-                    h.div(g.count);
-                    h
-                });
-                return Some(hist_result(g.metric, h));
+            AggOp::Sum | AggOp::Avg if g.has_hist => {
+                let scale = if op == AggOp::Avg { 1.0 / g.count } else { 1.0 };
+                let refs: Vec<&FloatHistogram> = g.hists.iter().collect();
+                let h = self.sum_hists(&refs, scale, &g.name_for_warn, a.pos, "aggregation")?;
+                return Some(hist_result(g.metric, Some(h)));
             }
             AggOp::Sum => g.value + g.comp,
             AggOp::Avg if g.incremental => g.mean + g.comp,

@@ -9,7 +9,7 @@ use beacon_model::{FloatHistogram, Labels};
 
 use super::rangefns::{Annotation, Ctx, Out};
 use super::{Evaluator, Sample, Val, Vector};
-use crate::ast::{AggregateExpr, BinOp, BinaryExpr, Call, PosRange};
+use crate::ast::{BinOp, BinaryExpr, Call, PosRange};
 use crate::error::Result;
 use crate::printer::format_float;
 
@@ -111,15 +111,25 @@ pub(crate) fn hist_binop(
             let f = if lh.is_some() { rf } else { lf };
             let mut out = h.clone();
             out.mul(f);
+            out.counter_reset_hint = derived_hint(h);
             Some((0.0, Some(Box::new(out))))
         }
         (BinOp::Div, Some(h), None) => {
             let mut out = h.clone();
             out.div(rf);
+            out.counter_reset_hint = derived_hint(h);
+            if rf == 0.0 {
+                // Every bucket becomes Inf or NaN; Prometheus keeps only the
+                // totals and the zero bucket.
+                out.positive_spans.clear();
+                out.positive_buckets.clear();
+                out.negative_spans.clear();
+                out.negative_buckets.clear();
+            }
             Some((0.0, Some(Box::new(out))))
         }
         (BinOp::TrimUpper | BinOp::TrimLower, Some(h), None) => {
-            let out = trim(h, rf, b.op == BinOp::TrimUpper);
+            let out = super::trim::trim(h, rf, b.op == BinOp::TrimUpper);
             Some((0.0, Some(Box::new(out))))
         }
         (BinOp::Eql | BinOp::Neq, Some(l), Some(r)) => {
@@ -164,82 +174,156 @@ pub(crate) fn hist_over_time(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Out {
         )));
         return Out::None;
     }
-    let mut acc = (*c.hists[0].1).clone();
-    for (_, h) in &c.hists[1..] {
-        if acc.add_signed(h, 1.0).is_err() {
+    let refs: Vec<&FloatHistogram> = c.hists.iter().map(|h| &*h.1).collect();
+    let scale = if c.name == "avg_over_time" {
+        1.0 / refs.len() as f64
+    } else {
+        1.0
+    };
+    match beacon_model::histogram::sum_histograms(&refs, scale) {
+        Ok((mut h, reconciled)) => {
+            if reconciled {
+                annos.push(Annotation::Info(
+                    "mismatched custom buckets were reconciled during aggregation".into(),
+                ));
+            }
+            h.counter_reset_hint = combined_hint(refs.iter().map(|h| h.counter_reset_hint));
+            h.compact();
+            Out::H(h)
+        }
+        Err(_) => {
             annos.push(Annotation::Warn(format!(
                 "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
                 c.metric_name
             )));
-            return Out::None;
+            Out::None
         }
     }
-    if c.name == "avg_over_time" {
-        acc.div(c.hists.len() as f64);
-    }
-    acc.compact();
-    Out::H(acc)
 }
 
-/// `changes` and `resets` over histograms.
+/// Equality of histogram values, ignoring the counter-reset hint.
+fn same_histogram(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.counter_reset_hint == b.counter_reset_hint && a == b || {
+        let mut b2 = b.clone();
+        b2.counter_reset_hint = a.counter_reset_hint;
+        *a == b2
+    }
+}
+
+/// `changes` and `resets` over a window holding histograms (and maybe
+/// floats): samples are taken in time order, and a switch between a float
+/// and a histogram counts as a change and as a reset.
 pub(crate) fn hist_changes(c: &Ctx<'_>) -> Out {
-    let hs = c.hists;
+    enum Point<'a> {
+        F(f64),
+        H(&'a FloatHistogram),
+    }
+    let mut points: Vec<(i64, Point<'_>)> = c
+        .floats
+        .iter()
+        .map(|p| (p.0, Point::F(p.1)))
+        .chain(c.hists.iter().map(|p| (p.0, Point::H(&p.1))))
+        .collect();
+    points.sort_by_key(|p| p.0);
+    let changes = c.name == "changes";
     let mut n = 0.0;
-    for w in hs.windows(2) {
-        let changed = if c.name == "changes" {
-            *w[0].1 != *w[1].1
-        } else {
-            w[1].1.detect_reset(&w[0].1)
+    for w in points.windows(2) {
+        let hit = match (&w[0].1, &w[1].1) {
+            (Point::F(a), Point::F(b)) if changes => a != b && !(a.is_nan() && b.is_nan()),
+            (Point::F(a), Point::F(b)) => b < a,
+            (Point::H(a), Point::H(b)) if changes => !same_histogram(a, b),
+            (Point::H(a), Point::H(b)) => b.detect_reset(a),
+            _ => true,
         };
-        if changed {
+        if hit {
             n += 1.0;
         }
     }
     Out::F(n)
 }
 
-/// The raw increase of a histogram series over a window, with counter
-/// resets handled; `None` when the histograms cannot be combined.
+/// The raw increase (or, for gauges, the change) of a histogram series
+/// over a window, as Prometheus's `histogramRate`: last minus first, plus
+/// the value before every counter reset. A reset right after the first
+/// sample makes the first sample count as empty, so its bucket layout
+/// does not matter. `None` when the histograms cannot be combined.
 pub(crate) fn hist_rate(
     hs: &[(i64, Arc<FloatHistogram>)],
     counter: bool,
     metric_name: &str,
     annos: &mut Vec<Annotation>,
 ) -> Option<FloatHistogram> {
-    let first = &hs[0].1;
+    use beacon_model::CounterResetHint::Gauge;
+    let mixed = || {
+        Annotation::Warn(format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric_name:?}"
+        ))
+    };
+    let not_counter = || {
+        Annotation::Warn(format!(
+            "this native histogram metric is not a counter: {metric_name:?}"
+        ))
+    };
     let last = &hs[hs.len() - 1].1;
-    if counter {
-        let not_counter = hs
-            .iter()
-            .any(|(_, h)| h.counter_reset_hint == beacon_model::CounterResetHint::Gauge);
-        if not_counter {
-            annos.push(Annotation::Warn(format!(
-                "this native histogram metric is not a counter: {metric_name:?}"
-            )));
+    let mut prev: FloatHistogram = (*hs[0].1).clone();
+    if counter && (prev.counter_reset_hint == Gauge || last.counter_reset_hint == Gauge) {
+        annos.push(not_counter());
+    }
+    if counter && hs.len() > 1 && hs[1].1.detect_reset(&prev) {
+        prev = FloatHistogram {
+            schema: hs[1].1.schema,
+            custom_values: hs[1].1.custom_values.clone(),
+            ..Default::default()
+        };
+    }
+    let custom = prev.uses_custom_buckets();
+    if last.uses_custom_buckets() != custom {
+        annos.push(mixed());
+        return None;
+    }
+    for (_, h) in &hs[1..hs.len() - 1] {
+        if counter && h.counter_reset_hint == Gauge {
+            annos.push(not_counter());
         }
-    } else if hs
-        .iter()
-        .any(|(_, h)| h.counter_reset_hint != beacon_model::CounterResetHint::Gauge)
-    {
+        if h.uses_custom_buckets() != custom {
+            annos.push(mixed());
+            return None;
+        }
+    }
+    let mut out = (**last).clone();
+    match out.add_signed(&prev, -1.0) {
+        Ok(true) => annos.push(Annotation::Info(
+            "mismatched custom buckets were reconciled during subtraction".into(),
+        )),
+        Ok(false) => {}
+        Err(_) => {
+            annos.push(mixed());
+            return None;
+        }
+    }
+    if counter {
+        let mut p: &FloatHistogram = &prev;
+        for (_, cur) in &hs[1..] {
+            if cur.detect_reset(p) {
+                match out.add_signed(p, 1.0) {
+                    Ok(true) => annos.push(Annotation::Info(
+                        "mismatched custom buckets were reconciled during addition".into(),
+                    )),
+                    Ok(false) => {}
+                    Err(_) => {
+                        annos.push(mixed());
+                        return None;
+                    }
+                }
+            }
+            p = cur;
+        }
+    } else if hs[0].1.counter_reset_hint != Gauge || last.counter_reset_hint != Gauge {
         annos.push(Annotation::Warn(format!(
             "this native histogram metric is not a gauge: {metric_name:?}"
         )));
     }
-    let mut out = (**last).clone();
-    if out.add_signed(first, -1.0).is_err() {
-        annos.push(Annotation::Warn(format!(
-            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric_name:?}"
-        )));
-        return None;
-    }
-    if counter {
-        for w in hs.windows(2) {
-            if w[1].1.detect_reset(&w[0].1) {
-                let _ = out.add_signed(&w[0].1, 1.0);
-            }
-        }
-    }
-    out.counter_reset_hint = beacon_model::CounterResetHint::Gauge;
+    out.counter_reset_hint = Gauge;
     out.compact();
     Some(out)
 }
@@ -253,6 +337,20 @@ pub(crate) fn hist_instant(
     c: &Ctx<'_>,
     annos: &mut Vec<Annotation>,
 ) -> Out {
+    use beacon_model::CounterResetHint::Gauge;
+    let gauges = [cur, prev].map(|h| h.counter_reset_hint == Gauge);
+    if rate && gauges.iter().any(|g| *g) {
+        annos.push(Annotation::Warn(format!(
+            "this native histogram metric is not a counter: {:?}",
+            c.metric_name
+        )));
+    }
+    if !rate && !gauges.iter().all(|g| *g) {
+        annos.push(Annotation::Warn(format!(
+            "this native histogram metric is not a gauge: {:?}",
+            c.metric_name
+        )));
+    }
     let mut out = cur.clone();
     let reset = rate && cur.detect_reset(prev);
     if !reset && out.add_signed(prev, -1.0).is_err() {
@@ -271,29 +369,35 @@ pub(crate) fn hist_instant(
 }
 
 impl Evaluator<'_> {
-    /// Adds `h` into a `sum`/`avg` aggregation's running histogram.
-    pub(crate) fn hist_accumulate(
+    /// Sums histograms (each scaled by `scale`) for an aggregation,
+    /// raising Prometheus's annotations; `None` when they cannot be added.
+    pub(crate) fn sum_hists(
         &mut self,
-        a: &AggregateExpr,
-        _count: f64,
-        acc: &mut Option<FloatHistogram>,
-        h: &FloatHistogram,
-    ) {
-        match acc {
-            None => *acc = Some(h.clone()),
-            Some(cur) => match cur.add_signed(h, 1.0) {
-                Ok(true) => self.info(
-                    "mismatched custom buckets were reconciled during aggregation",
-                    a.pos,
-                ),
-                Ok(false) => {}
-                Err(_) => {
-                    self.warn(
-                        "vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\"",
-                        a.pos,
+        hs: &[&FloatHistogram],
+        scale: f64,
+        name: &str,
+        pos: PosRange,
+        what: &str,
+    ) -> Option<FloatHistogram> {
+        match beacon_model::histogram::sum_histograms(hs, scale) {
+            Ok((mut h, reconciled)) => {
+                if reconciled {
+                    self.info(
+                        format!("mismatched custom buckets were reconciled during {what}"),
+                        pos,
                     );
                 }
-            },
+                h.counter_reset_hint = combined_hint(hs.iter().map(|h| h.counter_reset_hint));
+                h.compact();
+                Some(h)
+            }
+            Err(_) => {
+                self.warn(
+                    format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                    pos,
+                );
+                None
+            }
         }
     }
 
@@ -317,7 +421,7 @@ impl Evaluator<'_> {
                 let pos = c.args[1].pos();
                 let mut out = Vec::with_capacity(steps.len());
                 for (i, vec) in steps.into_iter().enumerate() {
-                    out.push(self.histogram_quantile_step(HistOp::Quantile(q[i]), vec, pos));
+                    out.push(self.histogram_quantile_step(HistOp::Quantile(q[i]), vec, pos)?);
                 }
                 Ok(Val::Vector(out))
             }
@@ -333,7 +437,7 @@ impl Evaluator<'_> {
                         HistOp::Fraction(lo[i], hi[i]),
                         vec,
                         pos,
-                    ));
+                    )?);
                 }
                 Ok(Val::Vector(out))
             }
@@ -385,7 +489,7 @@ impl Evaluator<'_> {
             for q in &qs {
                 let qv = q[i];
                 let text = quantile_label(qv);
-                for mut s in self.histogram_quantile_step(HistOp::Quantile(qv), vec.clone(), pos) {
+                for mut s in self.histogram_quantile_step(HistOp::Quantile(qv), vec.clone(), pos)? {
                     let mut b = s.metric.builder();
                     b.set(&label, &text);
                     s.metric = b.build();
@@ -397,18 +501,58 @@ impl Evaluator<'_> {
         Ok(Val::Vector(out))
     }
 
-    fn histogram_quantile_step(&mut self, op: HistOp, vec: Vector, pos: PosRange) -> Vector {
+    /// A quantile or fraction of one native histogram, with the
+    /// annotations for NaN observations (a NaN sum with fewer observations
+    /// in buckets than the count).
+    fn native_hist_op(&mut self, op: HistOp, h: &FloatHistogram, name: &str, pos: PosRange) -> f64 {
+        let observed = h.zero_count
+            + h.positive_buckets.iter().sum::<f64>()
+            + h.negative_buckets.iter().sum::<f64>();
+        let has_nan = h.sum.is_nan() && observed < h.count;
+        match op {
+            HistOp::Quantile(q) => {
+                if has_nan && (0.0..=1.0).contains(&q) {
+                    if q * h.count > observed {
+                        self.info(
+                            format!("input to histogram_quantile has NaN observations, result is NaN for metric name {name:?}"),
+                            pos,
+                        );
+                        return f64::NAN;
+                    }
+                    self.info(
+                        format!("input to histogram_quantile has NaN observations, result is skewed higher for metric name {name:?}"),
+                        pos,
+                    );
+                }
+                hist_quantile(q, h)
+            }
+            HistOp::Fraction(lo, hi) => {
+                if has_nan {
+                    self.info(
+                        format!("input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {name:?}"),
+                        pos,
+                    );
+                }
+                hist_fraction(lo, hi, h)
+            }
+        }
+    }
+
+    fn histogram_quantile_step(
+        &mut self,
+        op: HistOp,
+        vec: Vector,
+        pos: PosRange,
+    ) -> Result<Vector> {
         let mut out = Vec::new();
         // Classic buckets grouped by their labels without `le`.
-        let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+        let mut groups: Vec<ClassicGroup> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut natives: Vec<Sample> = Vec::new();
         for s in vec {
             if let Some(h) = &s.h {
-                let v = match op {
-                    HistOp::Quantile(q) => hist_quantile(q, h),
-                    HistOp::Fraction(lo, hi) => hist_fraction(lo, hi, h),
-                };
+                let name = s.metric.get("__name__").unwrap_or("");
+                let v = self.native_hist_op(op, h, name, pos);
                 natives.push(Sample {
                     metric: s.metric.clone(),
                     f: v,
@@ -428,18 +572,32 @@ impl Evaluator<'_> {
             };
             let key = super::drop_metric_name(&s.metric.drop_names(&["le"]));
             let i = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push((key, Vec::new()));
+                let name = s.metric.get("__name__").unwrap_or("").to_owned();
+                groups.push((key, name, Vec::new()));
                 groups.len() - 1
             });
-            groups[i].1.push((upper, s.f));
+            // Two series with the same labels apart from their name collide
+            // once the name is dropped.
+            if groups[i]
+                .2
+                .iter()
+                .any(|b: &(f64, f64)| b.0.to_bits() == upper.to_bits())
+                && s.metric.get("__name__").unwrap_or("") != groups[i].1
+            {
+                return Err(crate::error::Error::Eval(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
+            }
+            groups[i].2.push((upper, s.f));
         }
         let native_keys: std::collections::HashSet<Labels> = natives
             .iter()
             .map(|s| super::drop_metric_name(&s.metric))
             .collect();
-        for (labels, mut buckets) in groups {
+        let mut groups_seen = std::collections::HashSet::new();
+        for (labels, name, mut buckets) in groups {
             if native_keys.contains(&labels) {
-                let name = labels.get("__name__").unwrap_or("").to_owned();
+                groups_seen.insert(labels.clone());
                 self.warn(
                     format!("vector contains a mix of classic and native histograms for metric name {name:?}"),
                     pos,
@@ -452,16 +610,27 @@ impl Evaluator<'_> {
             };
             if forced {
                 self.info(
-                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\"",
+                    format!("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"),
                     pos,
                 );
             }
             out.push(Sample::float(labels, v));
         }
-        out.extend(natives);
-        out
+        // Native and classic histograms of the same series are ambiguous:
+        // both are dropped (with the warning above).
+        let mixed: std::collections::HashSet<Labels> = groups_seen;
+        out.extend(
+            natives
+                .into_iter()
+                .filter(|s| !mixed.contains(&super::drop_metric_name(&s.metric))),
+        );
+        Ok(out)
     }
 }
+
+/// Classic buckets of one series group: labels without `le`, the metric
+/// name, and `(upper bound, cumulative count)` pairs.
+type ClassicGroup = (Labels, String, Vec<(f64, f64)>);
 
 /// What to compute from each histogram.
 #[derive(Clone, Copy)]
@@ -550,7 +719,7 @@ fn hist_variance(h: &FloatHistogram) -> f64 {
 /// The fraction of observations between `lo` and `hi` in a native
 /// histogram.
 fn hist_fraction(lo: f64, hi: f64, h: &FloatHistogram) -> f64 {
-    let buckets: Vec<(f64, f64, f64)> = native_buckets(h);
+    let buckets = native_buckets(h);
     buckets_fraction(lo, hi, &buckets, h.count)
 }
 
@@ -558,7 +727,7 @@ fn hist_fraction(lo: f64, hi: f64, h: &FloatHistogram) -> f64 {
 /// with Prometheus's natural bounds: a zero bucket of a one-sided
 /// histogram ends at 0, and the first custom bucket starts at 0 when its
 /// upper bound is positive.
-fn native_buckets(h: &FloatHistogram) -> Vec<(f64, f64, f64)> {
+fn native_buckets(h: &FloatHistogram) -> Vec<FracBucket> {
     let neg_only = h.positive_buckets.is_empty() && !h.negative_buckets.is_empty();
     let pos_only = h.negative_buckets.is_empty() && !h.positive_buckets.is_empty();
     h.all_buckets()
@@ -576,7 +745,11 @@ fn native_buckets(h: &FloatHistogram) -> Vec<(f64, f64, f64)> {
             if h.uses_custom_buckets() && lower == f64::NEG_INFINITY && upper > 0.0 {
                 lower = 0.0;
             }
-            (lower, upper, b.count)
+            let exponential = !h.uses_custom_buckets()
+                && lower != 0.0
+                && upper != 0.0
+                && lower.signum() == upper.signum();
+            (lower, upper, b.count, exponential)
         })
         .collect()
 }
@@ -584,7 +757,11 @@ fn native_buckets(h: &FloatHistogram) -> Vec<(f64, f64, f64)> {
 /// The share of `total` observations in `(lo, hi]`, interpolating
 /// linearly inside buckets; a bucket of infinite width counts only when the
 /// range covers it completely.
-fn buckets_fraction(lo: f64, hi: f64, buckets: &[(f64, f64, f64)], total: f64) -> f64 {
+/// `(lower, upper, count, exponential)`: a bucket for fraction estimates;
+/// exponential buckets interpolate in log space.
+type FracBucket = (f64, f64, f64, bool);
+
+fn buckets_fraction(lo: f64, hi: f64, buckets: &[FracBucket], total: f64) -> f64 {
     if total == 0.0 || lo.is_nan() || hi.is_nan() {
         return f64::NAN;
     }
@@ -592,13 +769,22 @@ fn buckets_fraction(lo: f64, hi: f64, buckets: &[(f64, f64, f64)], total: f64) -
         return 0.0;
     }
     let mut inside = 0.0;
-    for &(lower, upper, count) in buckets {
+    for &(lower, upper, count, exponential) in buckets {
         let (a, b) = (lo.max(lower), hi.min(upper));
         if b < a || (b == a && lower != upper) {
             continue;
         }
         if a <= lower && b >= upper {
             inside += count;
+        } else if (upper == f64::INFINITY && hi == f64::INFINITY)
+            || (lower == f64::NEG_INFINITY && lo == f64::NEG_INFINITY)
+        {
+            // An infinitely wide bucket counts whole when the range reaches
+            // its open end, and not at all otherwise.
+            inside += count;
+        } else if exponential {
+            let ln = |v: f64| v.abs().ln();
+            inside += count * ((ln(b) - ln(a)) / (ln(upper) - ln(lower))).abs();
         } else if (upper - lower).is_finite() && upper > lower {
             inside += count * (b - a) / (upper - lower);
         }
@@ -626,7 +812,7 @@ fn classic_fraction(lo: f64, hi: f64, buckets: &mut [(f64, f64)]) -> f64 {
         if i > 0 && upper == prev_upper {
             continue;
         }
-        list.push((lower, upper, count - prev_count));
+        list.push((lower, upper, count - prev_count, false));
         prev_upper = upper;
         prev_count = count;
     }
@@ -787,166 +973,91 @@ fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     (start + (end - start) * (rank / count), forced)
 }
 
-/// One bucket of a histogram being trimmed: bounds, count, and whether
-/// it is an exponential (log-scale) bucket.
-struct TrimBucket {
-    lower: f64,
-    upper: f64,
-    count: f64,
-    exponential: bool,
+/// The counter-reset hint of a histogram derived from `h` by scaling or
+/// aggregation: a gauge stays a gauge, anything else becomes unknown.
+pub(crate) fn derived_hint(h: &FloatHistogram) -> beacon_model::CounterResetHint {
+    match h.counter_reset_hint {
+        beacon_model::CounterResetHint::Gauge => beacon_model::CounterResetHint::Gauge,
+        _ => beacon_model::CounterResetHint::Unknown,
+    }
 }
 
-/// The share of a bucket kept by a trim at `x`, and the kept bounds.
-fn trim_share(b: &TrimBucket, x: f64, keep_below: bool) -> (f64, f64, f64) {
-    let (lo, hi) = if keep_below {
-        (b.lower, b.upper.min(x))
+/// The hint of a sum of histograms: a gauge if any input is one, "not a
+/// reset" if all inputs say so, unknown otherwise.
+pub(crate) fn combined_hint(
+    hints: impl Iterator<Item = beacon_model::CounterResetHint>,
+) -> beacon_model::CounterResetHint {
+    use beacon_model::CounterResetHint as H;
+    let mut all_not_reset = true;
+    for h in hints {
+        if h == H::Gauge {
+            return H::Gauge;
+        }
+        all_not_reset &= h == H::NotCounterReset;
+    }
+    if all_not_reset {
+        H::NotCounterReset
     } else {
-        (b.lower.max(x), b.upper)
-    };
-    if hi < lo || (hi == lo && b.lower != b.upper) {
-        return (0.0, lo, hi);
+        H::Unknown
     }
-    if lo <= b.lower && hi >= b.upper {
-        return (1.0, lo, hi);
-    }
-    // A split bucket reaching +Inf is dropped; one reaching -Inf is kept
-    // whole when trimming from above and dropped when trimming from below.
-    if b.upper == f64::INFINITY || (!keep_below && b.lower == f64::NEG_INFINITY) {
-        return (0.0, lo, hi);
-    }
-    if b.lower == f64::NEG_INFINITY {
-        return (1.0, lo, hi);
-    }
-    let share = if b.exponential {
-        let (a, c) = (b.lower.abs().ln(), b.upper.abs().ln());
-        ((hi.abs().ln() - lo.abs().ln()) / (c - a)).abs()
-    } else {
-        (hi - lo) / (b.upper - b.lower)
-    };
-    (share, lo, hi)
 }
 
-/// The value that stands for observations in `[lo, hi]`: the geometric
-/// mean for exponential buckets, the middle otherwise, and the finite
-/// bound when the other is infinite.
-fn representative(lo: f64, hi: f64, exponential: bool) -> f64 {
-    if lo == f64::NEG_INFINITY {
-        return hi;
+/// `rate`/`increase`/`delta` over an `anchored`/`smoothed` histogram
+/// window (boundary samples already in place): last minus first, plus
+/// the value before every counter reset.
+pub(crate) fn extended_hist_rate(
+    c: &Ctx<'_>,
+    counter: bool,
+    rate: bool,
+    annos: &mut Vec<Annotation>,
+) -> Out {
+    let hs = c.hists;
+    if !c.floats.is_empty() {
+        annos.push(Annotation::Warn(format!(
+            "encountered a mix of histograms and floats for metric name {:?}",
+            c.metric_name
+        )));
+        return Out::None;
     }
-    if hi == f64::INFINITY {
-        return lo;
+    if hs.len() < 2 {
+        return Out::None;
     }
-    if exponential && lo.signum() == hi.signum() && lo != 0.0 && hi != 0.0 {
-        let g = (lo * hi).sqrt();
-        return if hi < 0.0 { -g } else { g };
+    use beacon_model::CounterResetHint::Gauge;
+    if !counter && hs.iter().any(|h| h.1.counter_reset_hint != Gauge) {
+        annos.push(Annotation::Warn(format!(
+            "this native histogram metric is not a gauge: {:?}",
+            c.metric_name
+        )));
     }
-    (lo + hi) / 2.0
-}
-
-/// `h </ x` (`keep_below`) and `h >/ x`: removes the observations above
-/// (below) `x`, interpolating inside the bucket that `x` splits, and
-/// re-estimates the sum from the remaining buckets.
-fn trim(h: &FloatHistogram, x: f64, keep_below: bool) -> FloatHistogram {
-    let custom = h.uses_custom_buckets();
-    let neg_only = h.positive_buckets.is_empty() && !h.negative_buckets.is_empty();
-    let pos_only = h.negative_buckets.is_empty() && !h.positive_buckets.is_empty();
-    let mut zero = TrimBucket {
-        lower: if pos_only { 0.0 } else { -h.zero_threshold },
-        upper: if neg_only { 0.0 } else { h.zero_threshold },
-        count: h.zero_count,
-        exponential: false,
-    };
-    let bucket = |b: beacon_model::histogram::Bucket| {
-        let mut lower = b.lower;
-        if custom && lower == f64::NEG_INFINITY && b.upper > 0.0 && x >= 0.0 {
-            lower = 0.0;
-        }
-        TrimBucket {
-            lower,
-            upper: b.upper,
-            count: b.count,
-            exponential: !custom,
-        }
-    };
-    let pos: Vec<(i32, TrimBucket)> = h
-        .positive_bucket_list()
-        .into_iter()
-        .map(|b| (b.index, bucket(b)))
-        .collect();
-    let neg: Vec<(i32, TrimBucket)> = h
-        .negative_bucket_list()
-        .into_iter()
-        .map(|b| (b.index, bucket(b)))
-        .collect();
-    let noop = std::iter::once(&zero)
-        .chain(pos.iter().map(|p| &p.1))
-        .chain(neg.iter().map(|p| &p.1))
-        .all(|b| b.count == 0.0 || trim_share(b, x, keep_below).0 == 1.0);
-    if noop {
-        return h.clone();
+    if counter && hs.iter().any(|h| h.1.counter_reset_hint == Gauge) {
+        annos.push(Annotation::Warn(format!(
+            "this native histogram metric is not a counter: {:?}",
+            c.metric_name
+        )));
     }
-    let mut out = FloatHistogram {
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        custom_values: h.custom_values.clone(),
-        counter_reset_hint: h.counter_reset_hint,
-        ..Default::default()
+    let mixed = || {
+        Annotation::Warn(format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+            c.metric_name
+        ))
     };
-    let (mut sum, mut count) = (0.0, 0.0);
-    let mut apply = |b: &TrimBucket| -> f64 {
-        if b.count == 0.0 {
-            return 0.0;
+    let mut out = (*hs[hs.len() - 1].1).clone();
+    if out.add_signed(&hs[0].1, -1.0).is_err() {
+        annos.push(mixed());
+        return Out::None;
+    }
+    if counter {
+        for w in hs.windows(2) {
+            if w[1].1.detect_reset(&w[0].1) && out.add_signed(&w[0].1, 1.0).is_err() {
+                annos.push(mixed());
+                return Out::None;
+            }
         }
-        let (share, lo, hi) = trim_share(b, x, keep_below);
-        let c = b.count * share;
-        if c != 0.0 {
-            sum += c * representative(lo, hi, b.exponential);
-        }
-        count += c;
-        c
-    };
-    zero.count = apply(&zero);
-    let mut side = |list: &[(i32, TrimBucket)]| -> Vec<(i32, f64)> {
-        list.iter().map(|(i, b)| (*i, apply(b))).collect()
-    };
-    let p = side(&pos);
-    let mut n = side(&neg);
-    n.sort_by_key(|x| x.0);
-    out.zero_count = zero.count;
-    out.positive_spans = vec![];
-    set_side(&mut out, &p, true);
-    set_side(&mut out, &n, false);
-    out.sum = sum;
-    out.count = count;
+    }
+    if rate {
+        out.div(c.range as f64 / 1000.0);
+    }
+    out.counter_reset_hint = beacon_model::CounterResetHint::Gauge;
     out.compact();
-    out
-}
-
-/// Stores `(index, count)` pairs as one side's spans and buckets.
-fn set_side(h: &mut FloatHistogram, pairs: &[(i32, f64)], positive: bool) {
-    let mut spans: Vec<beacon_model::Span> = Vec::new();
-    let mut counts = Vec::new();
-    let mut next: Option<i32> = None;
-    for &(i, c) in pairs {
-        match (next, spans.last_mut()) {
-            (Some(n), Some(last)) if n == i => last.length += 1,
-            (Some(n), _) => spans.push(beacon_model::Span {
-                offset: i - n,
-                length: 1,
-            }),
-            (None, _) => spans.push(beacon_model::Span {
-                offset: i,
-                length: 1,
-            }),
-        }
-        counts.push(c);
-        next = Some(i + 1);
-    }
-    if positive {
-        h.positive_spans = spans;
-        h.positive_buckets = counts;
-    } else {
-        h.negative_spans = spans;
-        h.negative_buckets = counts;
-    }
+    Out::H(out)
 }

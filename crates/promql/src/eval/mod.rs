@@ -9,6 +9,7 @@ mod hist;
 mod info;
 mod rangefns;
 mod select;
+mod trim;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -291,27 +292,53 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Turns per-step vectors into series sorted by labels.
+    ///
+    /// Samples are grouped by their labels first; pending `__name__`
+    /// removal is then applied once per series, and series that end up
+    /// with the same labels are merged unless they share a timestamp.
     fn steps_to_matrix(&mut self, steps: Vec<Vector>) -> Result<Vec<RangeSeries>> {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
-        let mut out: Vec<RangeSeries> = Vec::new();
+        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+        let mut out: Vec<(RangeSeries, bool)> = Vec::new();
         for (i, vec) in steps.into_iter().enumerate() {
             let t = self.ts(i);
-            for s in finish_names(vec)? {
-                let idx = *index.entry(s.metric.clone()).or_insert_with(|| {
-                    out.push(RangeSeries {
-                        labels: s.metric.clone(),
-                        ..Default::default()
-                    });
-                    out.len() - 1
-                });
+            for s in vec {
+                let key = (s.metric, s.drop_name);
+                let idx = match index.get(&key) {
+                    Some(i) => *i,
+                    None => {
+                        out.push((
+                            RangeSeries {
+                                labels: key.0.clone(),
+                                ..Default::default()
+                            },
+                            key.1,
+                        ));
+                        index.insert(key, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
                 match s.h {
-                    Some(h) => out[idx].histograms.push((t, *h)),
-                    None => out[idx].floats.push((t, s.f)),
+                    Some(h) => out[idx].0.histograms.push((t, *h)),
+                    None => out[idx].0.floats.push((t, s.f)),
                 }
             }
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        let mut merged: HashMap<Labels, usize> = HashMap::with_capacity(out.len());
+        let mut result: Vec<RangeSeries> = Vec::with_capacity(out.len());
+        for (mut series, drop) in out {
+            if drop {
+                series.labels = drop_metric_name(&series.labels);
+            }
+            match merged.get(&series.labels) {
+                None => {
+                    merged.insert(series.labels.clone(), result.len());
+                    result.push(series);
+                }
+                Some(&i) => merge_series(&mut result[i], series)?,
+            }
+        }
+        result.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(result)
     }
 
     /// Evaluates one node for all steps.
@@ -371,6 +398,7 @@ fn negate(v: Val) -> Val {
                             s.f = -s.f;
                             if let Some(h) = &mut s.h {
                                 h.mul(-1.0);
+                                h.counter_reset_hint = beacon_model::CounterResetHint::Gauge;
                             }
                             s.drop_name = true;
                             s
@@ -381,6 +409,32 @@ fn negate(v: Val) -> Val {
         ),
         other => other,
     }
+}
+
+/// Merges two series that have the same labels; they must not both have a
+/// point at the same step.
+fn merge_series(into: &mut RangeSeries, from: RangeSeries) -> Result<()> {
+    let dup = || Error::Eval("vector cannot contain metrics with the same labelset".into());
+    let times: std::collections::HashSet<i64> = into
+        .floats
+        .iter()
+        .map(|p| p.0)
+        .chain(into.histograms.iter().map(|p| p.0))
+        .collect();
+    if from
+        .floats
+        .iter()
+        .map(|p| p.0)
+        .chain(from.histograms.iter().map(|p| p.0))
+        .any(|t| times.contains(&t))
+    {
+        return Err(dup());
+    }
+    into.floats.extend(from.floats);
+    into.floats.sort_by_key(|p| p.0);
+    into.histograms.extend(from.histograms);
+    into.histograms.sort_by_key(|p| p.0);
+    Ok(())
 }
 
 /// Applies delayed `__name__` removal and rejects duplicate label sets.

@@ -124,9 +124,8 @@ impl Evaluator<'_> {
             return self.absent_over_time(c, &arg);
         }
         let keep = keeps_name(name);
-        let series = std::mem::take(&mut arg_series(&arg));
         let mut annotations: Vec<Annotation> = Vec::new();
-        for s in &series {
+        for s in &arg.series {
             self.tick()?;
             let metric_name = s.metric.get("__name__").unwrap_or("").to_owned();
             for_each_window(self, &arg, s, |i, floats, hists| {
@@ -138,7 +137,7 @@ impl Evaluator<'_> {
                     range_end: ts,
                     range: arg.range,
                     step_ts: self.ts(i),
-                    scalars: scalars.iter().map(|v| v[i]).collect(),
+                    scalars: [0, 1].map(|k| scalars.get(k).map_or(f64::NAN, |v| v[i])),
                     metric_name: &metric_name,
                     extended: arg.anchored || arg.smoothed,
                 };
@@ -165,7 +164,7 @@ impl Evaluator<'_> {
             }
         }
         if name == "rate" || name == "increase" {
-            self.counter_name_info(&arg, &series, pos);
+            self.counter_name_info(&arg, pos);
         }
         Ok(Val::Vector(out))
     }
@@ -185,16 +184,11 @@ impl Evaluator<'_> {
     }
 
     /// Prometheus's hint that `rate`/`increase` input may not be a counter.
-    fn counter_name_info(
-        &mut self,
-        arg: &RangeArg,
-        series: &[super::SeriesData],
-        pos: crate::ast::PosRange,
-    ) {
+    fn counter_name_info(&mut self, arg: &RangeArg, pos: crate::ast::PosRange) {
         if !arg.is_selector {
             return;
         }
-        for s in series {
+        for s in &arg.series {
             if s.floats.is_empty() {
                 continue;
             }
@@ -236,10 +230,6 @@ impl Evaluator<'_> {
     }
 }
 
-fn arg_series(arg: &RangeArg) -> Vec<super::SeriesData> {
-    arg.series.clone()
-}
-
 fn check_factor(what: &str, vals: &[f64]) -> Result<()> {
     for v in vals {
         if *v <= 0.0 || *v >= 1.0 || v.is_nan() {
@@ -267,7 +257,8 @@ pub(crate) struct Ctx<'a> {
     pub range_end: i64,
     pub range: i64,
     pub step_ts: i64,
-    pub scalars: Vec<f64>,
+    /// The function's scalar arguments at this step (NaN when absent).
+    pub scalars: [f64; 2],
     pub metric_name: &'a str,
     /// The window came from an `anchored`/`smoothed` selector and already
     /// has samples on both boundaries.
@@ -283,6 +274,14 @@ fn range_fn(c: &Ctx<'_>, annos: &mut Vec<Annotation>) -> Result<Out> {
         return Ok(Out::None);
     }
     match name {
+        "rate" | "increase" | "delta" if c.extended && !c.hists.is_empty() => {
+            return Ok(super::hist::extended_hist_rate(
+                c,
+                name != "delta",
+                name == "rate",
+                annos,
+            ));
+        }
         "rate" | "increase" | "delta" if c.extended => {
             return Ok(extended_rate(c, name != "delta", name == "rate"));
         }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use beacon_model::{Labels, is_stale_nan};
+use beacon_model::{FloatHistogram, Labels, is_stale_nan};
 use beacon_storage::ValueType as StoredType;
 
 use super::{Evaluator, Sample, SeriesData, Val, Vector};
@@ -141,7 +141,14 @@ impl Evaluator<'_> {
                     .then(|| &s.hists[hi - 1])
                     .filter(|p| p.0 > r - lookback);
                 if vs.smoothed && !want_ts {
-                    if let Some(v) = smoothed_value(&s.floats, fi, r, lookback) {
+                    if let Some(h) = smoothed_hist(&s.hists, hi, r, lookback) {
+                        slot.push(Sample {
+                            metric: s.metric.clone(),
+                            f: 0.0,
+                            h: Some(Box::new(h)),
+                            drop_name: false,
+                        });
+                    } else if let Some(v) = smoothed_value(&s.floats, fi, r, lookback) {
                         slot.push(Sample::float(s.metric.clone(), v));
                     }
                     continue;
@@ -304,6 +311,30 @@ fn smoothed_value(floats: &[(i64, f64)], fi: usize, r: i64, lookback: i64) -> Op
     }
 }
 
+/// [`smoothed_value`] for histograms; `hi` counts samples at or before `r`.
+fn smoothed_hist(
+    hs: &[(i64, Arc<FloatHistogram>)],
+    hi: usize,
+    r: i64,
+    lookback: i64,
+) -> Option<FloatHistogram> {
+    let before = (hi > 0)
+        .then(|| &hs[hi - 1])
+        .filter(|p| p.0 > r - lookback)?;
+    if before.0 == r {
+        return Some((*before.1).clone());
+    }
+    match hs.get(hi).filter(|p| p.0 <= r + lookback) {
+        Some(after) => {
+            let frac = (r - before.0) as f64 / (after.0 - before.0) as f64;
+            // Histograms that are not gauges are counters: a drop is a reset.
+            let counter = after.1.counter_reset_hint != beacon_model::CounterResetHint::Gauge;
+            interpolate_hist(&before.1, &after.1, frac, counter)
+        }
+        None => Some((*before.1).clone()),
+    }
+}
+
 /// Linear interpolation at `t`; with `counter` a drop is a reset, so the
 /// line runs from 0 up to the later value.
 fn interpolate(p1: (i64, f64), p2: (i64, f64), t: i64, counter: bool) -> f64 {
@@ -369,6 +400,84 @@ pub(crate) fn extend_floats(
         out.extend_from_slice(&floats[first..end]);
     }
     out.push((maxt, right));
+}
+
+/// `p1 + (p2 - p1) * frac` for histograms; with `counter` a reset
+/// between them makes the line start from an empty histogram. `None` when
+/// the two cannot be combined.
+fn interpolate_hist(
+    p1: &FloatHistogram,
+    p2: &FloatHistogram,
+    frac: f64,
+    counter: bool,
+) -> Option<FloatHistogram> {
+    let mut b = p2.clone();
+    b.mul(frac);
+    if counter && p2.detect_reset(p1) {
+        return Some(b);
+    }
+    let mut a = p1.clone();
+    a.mul(1.0 - frac);
+    a.add_signed(&b, 1.0).ok()?;
+    a.compact();
+    Some(a)
+}
+
+/// The histogram counterpart of [`extend_floats`]: the window `[mint,
+/// maxt]` with samples placed exactly on both boundaries. Empty when the
+/// window has no data or the boundary histograms cannot be combined.
+pub(crate) fn extend_hists(
+    hs: &[(i64, Arc<FloatHistogram>)],
+    mint: i64,
+    maxt: i64,
+    smoothed: bool,
+    counter: bool,
+) -> Vec<(i64, Arc<FloatHistogram>)> {
+    if hs.is_empty() {
+        return Vec::new();
+    }
+    let n = hs.len() - 1;
+    let mut first = hs[..n].partition_point(|p| p.0 <= mint).saturating_sub(1);
+    let mut last = n;
+    if smoothed {
+        last = hs[..n].partition_point(|p| p.0 < maxt);
+        if hs[first].0 > maxt {
+            return Vec::new();
+        }
+    }
+    if hs[last].0 <= mint {
+        return Vec::new();
+    }
+    let frac = |a: i64, b: i64, t: i64| (t - a) as f64 / (b - a) as f64;
+    let left = if smoothed && hs[first].0 < mint {
+        let (p1, p2) = (&hs[first], &hs[first + 1]);
+        match interpolate_hist(&p1.1, &p2.1, frac(p1.0, p2.0, mint), counter) {
+            Some(h) => Arc::new(h),
+            None => return Vec::new(),
+        }
+    } else {
+        hs[first].1.clone()
+    };
+    let right = if smoothed && last > 0 && hs[last].0 > maxt {
+        let (p1, p2) = (&hs[last - 1], &hs[last]);
+        match interpolate_hist(&p1.1, &p2.1, frac(p1.0, p2.0, maxt), counter) {
+            Some(h) => Arc::new(h),
+            None => return Vec::new(),
+        }
+    } else {
+        hs[last].1.clone()
+    };
+    if hs[first].0 <= mint {
+        first += 1;
+    }
+    let end = if hs[last].0 >= maxt { last } else { last + 1 };
+    let mut out = Vec::with_capacity(end.saturating_sub(first) + 2);
+    out.push((mint, left));
+    if end > first {
+        out.extend_from_slice(&hs[first..end]);
+    }
+    out.push((maxt, right));
+    out
 }
 
 fn hist_sample(
@@ -468,7 +577,10 @@ where
             let a = s.floats.partition_point(|p| p.0 <= lo - lookback);
             let b = s.floats.partition_point(|p| p.0 <= r + ahead);
             extend_floats(&s.floats[a..b], lo, r, arg.smoothed, counter, &mut buf);
-            f(i, &buf, &[])?;
+            let ha = s.hists.partition_point(|p| p.0 <= lo - lookback);
+            let hb = s.hists.partition_point(|p| p.0 <= r + ahead);
+            let hbuf = extend_hists(&s.hists[ha..hb], lo, r, arg.smoothed, counter);
+            f(i, &buf, &hbuf)?;
         }
         return Ok(());
     }

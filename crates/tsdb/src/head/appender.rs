@@ -9,9 +9,10 @@ use beacon_model::{FloatHistogram, Histogram, Labels, SeriesRef, Timestamp};
 use beacon_storage::{AppendError, Appender};
 
 use super::Head;
+use crate::Result;
+use crate::chunk::histogram::HistSample;
 use crate::record::{self, RefSample};
-use crate::series::{MemSeries, Verdict};
-use crate::{Error, Result};
+use crate::series::{MemSeries, Value, Verdict};
 
 /// Most label pairs a series may have.
 pub const LABELS_PER_SERIES_MAX: usize = 1024;
@@ -33,7 +34,7 @@ fn next_batch_id() -> u64 {
 pub struct HeadAppender<'a> {
     head: &'a Head,
     batch: u64,
-    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    samples: Vec<(Arc<MemSeries>, i64, Value)>,
     /// Series seen without a WAL series record yet (noted while their
     /// memory is hot, re-checked under the WAL lock at commit).
     unlogged: Vec<Arc<MemSeries>>,
@@ -107,7 +108,39 @@ impl<'a> HeadAppender<'a> {
         if !s.logged.load(Ordering::Relaxed) {
             self.unlogged.push(s.clone());
         }
-        self.samples.push((s, t, v));
+        self.samples.push((s, t, Value::Float(v)));
+        Ok(id)
+    }
+
+    fn add_hist(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        h: HistSample,
+    ) -> Result<SeriesRef> {
+        if !(Timestamp::MIN.0..=Timestamp::MAX.0).contains(&t) {
+            return Err(AppendError::OutOfBounds.into());
+        }
+        let s = self.resolve(r, labels)?;
+        let id = SeriesRef(u64::from(s.id));
+        if self.head.judge_hist_against(&s, self.batch, t, &h)? == Verdict::Duplicate {
+            // Equal to a sample of this batch, or to the committed one.
+            let held = self
+                .samples
+                .iter()
+                .rev()
+                .find(|x| x.0.id == s.id && x.1 == t);
+            return match held {
+                Some((_, _, Value::Hist(prev))) if **prev == h => Ok(id),
+                Some(_) => Err(AppendError::DuplicateSampleForTimestamp.into()),
+                None => Ok(id),
+            };
+        }
+        if !s.logged.load(Ordering::Relaxed) {
+            self.unlogged.push(s.clone());
+        }
+        self.samples.push((s, t, Value::Hist(Box::new(h))));
         Ok(id)
     }
 
@@ -119,12 +152,38 @@ impl<'a> HeadAppender<'a> {
     }
 }
 
+/// Encodes a run of same-kind samples as WAL records.
+fn encode_run(payloads: &mut Vec<Vec<u8>>, run: &[(Arc<MemSeries>, i64, Value)]) {
+    for group in run.chunks(SAMPLES_PER_RECORD_MAX) {
+        let mut buf = Vec::new();
+        if matches!(group[0].2, Value::Float(_)) {
+            let refs = group.iter().map(|(s, t, v)| RefSample {
+                id: s.id,
+                t: *t,
+                v: match v {
+                    Value::Float(f) => *f,
+                    Value::Hist(_) => unreachable!("runs hold one kind"),
+                },
+            });
+            record::encode_samples_iter(&mut buf, refs);
+        } else {
+            let hists = group.iter().filter_map(|(s, t, v)| match v {
+                Value::Hist(h) => Some((s.id, *t, &**h)),
+                Value::Float(_) => None,
+            });
+            record::encode_hist_samples(&mut buf, hists);
+        }
+        payloads.push(buf);
+    }
+}
+
 impl Head {
     /// Logs a batch to the WAL, then applies it. Nothing is applied when
-    /// logging fails.
+    /// logging fails. Float and histogram samples go in separate records,
+    /// one per run of the same kind, so replay keeps the batch's order.
     fn commit_batch(
         &self,
-        samples: &[(Arc<MemSeries>, i64, f64)],
+        samples: &mut [(Arc<MemSeries>, i64, Value)],
         unlogged: &mut Vec<Arc<MemSeries>>,
     ) -> Result<()> {
         if samples.is_empty() {
@@ -142,15 +201,9 @@ impl Head {
                 record::encode_series(&mut buf, group.iter().map(|s| (s.id, &s.labels)));
                 payloads.push(buf);
             }
-            for group in samples.chunks(SAMPLES_PER_RECORD_MAX) {
-                let mut buf = Vec::new();
-                let refs = group.iter().map(|(s, t, v)| RefSample {
-                    id: s.id,
-                    t: *t,
-                    v: *v,
-                });
-                record::encode_samples_iter(&mut buf, refs);
-                payloads.push(buf);
+            let is_float = |v: &Value| matches!(v, Value::Float(_));
+            for run in samples.chunk_by(|a, b| is_float(&a.2) == is_float(&b.2)) {
+                encode_run(&mut payloads, run);
             }
             let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
             w.log(&slices)?;
@@ -158,7 +211,10 @@ impl Head {
                 s.logged.store(true, Ordering::Relaxed);
             }
         }
-        self.apply_samples(samples.iter().map(|(s, t, v)| (&**s, *t, *v)));
+        self.apply_samples(samples.iter_mut().map(|(s, t, v)| {
+            let v = std::mem::replace(v, Value::Float(0.0));
+            (&**s, *t, v)
+        }));
         Ok(())
     }
 }
@@ -176,22 +232,36 @@ impl Appender for HeadAppender<'_> {
 
     fn append_histogram(
         &mut self,
-        _r: SeriesRef,
-        _labels: &Labels,
-        _t: i64,
-        _h: Option<&Histogram>,
-        _fh: Option<&FloatHistogram>,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        h: Option<&Histogram>,
+        fh: Option<&FloatHistogram>,
     ) -> beacon_storage::Result<SeriesRef> {
-        Err(Error::from(AppendError::InvalidHistogram(
-            "native histograms are not stored by this TSDB version".into(),
-        ))
-        .into())
+        let sample = match (h, fh) {
+            (Some(h), _) => {
+                h.validate()
+                    .map_err(|e| AppendError::InvalidHistogram(e.to_string()))?;
+                HistSample::Int(h.clone())
+            }
+            (None, Some(fh)) => {
+                fh.validate()
+                    .map_err(|e| AppendError::InvalidHistogram(e.to_string()))?;
+                HistSample::Float(fh.clone())
+            }
+            (None, None) => {
+                return Err(AppendError::InvalidHistogram("no histogram given".into()).into());
+            }
+        };
+        Ok(self.add_hist(r, labels, t, sample)?)
     }
 
     fn commit(&mut self) -> beacon_storage::Result<()> {
         let mut unlogged = std::mem::take(&mut self.unlogged);
-        let res = self.head.commit_batch(&self.samples, &mut unlogged);
+        let mut samples = std::mem::take(&mut self.samples);
+        let res = self.head.commit_batch(&mut samples, &mut unlogged);
         self.unlogged = unlogged;
+        self.samples = samples;
         self.clear();
         Ok(res?)
     }

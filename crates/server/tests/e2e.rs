@@ -1,0 +1,130 @@
+//! End to end: the `beacon` binary scrapes a local target that serves
+//! samples with explicit timestamps, answers queries about them, reloads
+//! (a bad config keeps the old one), shuts down cleanly on SIGTERM and
+//! still has the data after a restart. Also: the embedded default config
+//! and serving under a path prefix.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Proc, Target, eventually, free_port, get, http, now_ms, read};
+
+const BEACON: &str = env!("CARGO_BIN_EXE_beacon");
+
+fn exposition(t0: i64) -> String {
+    format!(
+        "# HELP e2e_requests_total Requests served.\n# TYPE e2e_requests_total counter\n\
+         e2e_requests_total{{code=\"200\"}} 42 {t0}\ne2e_requests_total{{code=\"500\"}} 3 {t0}\n\
+         # HELP e2e_temperature Temperature.\n# TYPE e2e_temperature gauge\ne2e_temperature 21.5 {t0}\n"
+    )
+}
+
+fn config(target_port: u16) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: e2e\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
+    )
+}
+
+fn args(dir: &std::path::Path, port: u16) -> Vec<String> {
+    vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        "--storage.tsdb.path".into(),
+        dir.join("data").display().to_string(),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-lifecycle".into(),
+    ]
+}
+
+fn metric_value(port: u16, name: &str) -> Option<String> {
+    let (_, body) = get(port, "/metrics");
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(str::to_owned)
+}
+
+#[test]
+fn scrape_query_reload_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (now_ms() / 1000 - 60) * 1000;
+    let target = Target::start(move |_| exposition(t0));
+    std::fs::write(dir.path().join("prometheus.yml"), config(target.port)).unwrap();
+    let port = free_port();
+    let log = dir.path().join("beacon.log");
+    let mut p = Proc::spawn("beacon", BEACON, &args(dir.path(), port), port, &log);
+    p.wait_ready(&log);
+
+    let q = format!("/api/v1/query?query=e2e_temperature&time={}", t0 / 1000);
+    let want = format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{"__name__":"e2e_temperature","instance":"127.0.0.1:{}","job":"e2e"}},"value":[{},"21.5"]}}]}}}}"#,
+        target.port,
+        t0 / 1000
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, &q).1 == want),
+        "query never answered {want}; last: {:?}; log:\n{}",
+        get(port, &q),
+        read(&log)
+    );
+    let (s, body) = get(port, &format!("/api/v1/query?query=sum(e2e_requests_total)&time={}", t0 / 1000));
+    assert_eq!(s, 200);
+    assert!(body.contains(r#""value":["#) && body.contains(r#","45"]"#), "{body}");
+    let (_, targets) = get(port, "/api/v1/targets");
+    assert!(targets.contains(r#""health":"up""#), "{targets}");
+    assert!(metric_value(port, "prometheus_tsdb_head_series").is_some_and(|v| v != "0"));
+    assert_eq!(metric_value(port, "prometheus_config_last_reload_successful").as_deref(), Some("1"));
+
+    // A bad config on SIGHUP: the old one stays, the failure is visible.
+    std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: [{job_name: x, bogus: 1}]\n").unwrap();
+    p.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(10), || {
+        metric_value(port, "prometheus_config_last_reload_successful").as_deref() == Some("0")
+    }));
+    assert!(get(port, "/api/v1/status/config").1.contains("job_name: e2e"));
+    // A good one through the lifecycle endpoint.
+    std::fs::write(dir.path().join("prometheus.yml"), config(target.port)).unwrap();
+    assert_eq!(http(port, "POST", "/-/reload", None).unwrap().0, 200);
+    assert_eq!(metric_value(port, "prometheus_config_last_reload_successful").as_deref(), Some("1"));
+
+    assert!(p.terminate(), "SIGTERM did not stop beacon cleanly; log:\n{}", read(&log));
+    drop(target);
+
+    // Restart without the target: the samples come back from disk.
+    let mut p = Proc::spawn("beacon", BEACON, &args(dir.path(), port), port, &log);
+    p.wait_ready(&log);
+    assert_eq!(get(port, &q).1, want, "after restart; log:\n{}", read(&log));
+    assert!(p.terminate(), "second SIGTERM; log:\n{}", read(&log));
+}
+
+#[test]
+fn default_config_and_path_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("beacon.log");
+    let child = std::process::Command::new(BEACON)
+        .current_dir(dir.path())
+        .args([
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            format!("--web.external-url=http://proxy.example/prometheus/"),
+        ])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut p = Proc { child, port, name: "beacon" };
+    assert!(
+        eventually(support::READY_TIMEOUT, || get(port, "/prometheus/-/ready").0 == 200),
+        "not ready under /prometheus; log:\n{}",
+        read(&log)
+    );
+    assert!(read(&log).contains("embedded default configuration"), "{}", read(&log));
+    assert_eq!(get(port, "/prometheus/-/healthy").0, 200);
+    assert_eq!(get(port, "/-/healthy").0, 404);
+    let (s, body) = get(port, "/prometheus/api/v1/status/config");
+    assert_eq!(s, 200);
+    assert!(body.contains("job_name: prometheus"), "{body}");
+    // Lifecycle is off by default.
+    assert_eq!(http(port, "POST", "/prometheus/-/quit", None).unwrap().0, 403);
+    assert!(dir.path().join("data").is_dir(), "default --storage.tsdb.path is data/");
+    assert!(p.terminate(), "log:\n{}", read(&log));
+}
