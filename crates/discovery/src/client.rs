@@ -104,13 +104,16 @@ impl HttpClient {
             _ => return Err(config_err("tls cert and key must be given together")),
         }
         if let Some(name) = &settings.tls.server_name {
-            return Err(config_err(format!("tls server_name {name:?} is not supported")));
+            return Err(config_err(format!(
+                "tls server_name {name:?} is not supported"
+            )));
         }
         if settings.tls.insecure_skip_verify {
             b = b.danger_accept_invalid_certs(true);
         }
         if let Some(p) = &settings.proxy_url {
-            let proxy = reqwest::Proxy::all(p).map_err(|e| config_err(format!("proxy_url: {e}")))?;
+            let proxy =
+                reqwest::Proxy::all(p).map_err(|e| config_err(format!("proxy_url: {e}")))?;
             b = b.proxy(proxy);
         } else {
             // Prometheus ignores HTTP(S)_PROXY unless told to; do the same.
@@ -144,7 +147,10 @@ fn auth_header(auth: &Auth) -> Result<Option<HeaderValue>> {
     let text = match auth {
         Auth::None => return Ok(None),
         Auth::Basic { username, password } => {
-            format!("Basic {}", base64(format!("{username}:{password}").as_bytes()))
+            format!(
+                "Basic {}",
+                base64(format!("{username}:{password}").as_bytes())
+            )
         }
         Auth::Authorization { kind, credentials } => format!("{kind} {credentials}"),
     };
@@ -160,7 +166,11 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -135,12 +135,18 @@ impl DnsProvider {
         let mut targets = Vec::new();
         for rdata in lookup.iter() {
             let (addr, srv_target, srv_port, mx_target) = match rdata {
-                RData::A(a) if rt == DnsRecordType::A => {
-                    (format!("{a}:{port}"), String::new(), String::new(), String::new())
-                }
-                RData::AAAA(a) if rt == DnsRecordType::Aaaa => {
-                    (format!("[{a}]:{port}"), String::new(), String::new(), String::new())
-                }
+                RData::A(a) if rt == DnsRecordType::A => (
+                    format!("{a}:{port}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                RData::AAAA(a) if rt == DnsRecordType::Aaaa => (
+                    format!("[{a}]:{port}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
                 RData::SRV(s) => {
                     let t = trim_dot(&s.target().to_string());
                     let p = s.port();

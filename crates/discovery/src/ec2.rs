@@ -140,8 +140,13 @@ impl Ec2Provider {
             None => {
                 let base = self.chain.imds_endpoint();
                 let token = imds_token(&self.http.client, &base).await?;
-                imds_get(&self.http.client, &base, &token, "/latest/meta-data/placement/region")
-                    .await?
+                imds_get(
+                    &self.http.client,
+                    &base,
+                    &token,
+                    "/latest/meta-data/placement/region",
+                )
+                .await?
             }
         };
         cache.region = Some(region.clone());
@@ -230,9 +235,19 @@ impl Ec2Provider {
         let creds = self.credentials(&mut cache, &region).await?;
         let endpoint = self.endpoint(&region, "ec2");
         if cache.az_ids.is_empty() {
-            let form = form_body(&[("Action", "DescribeAvailabilityZones"), ("Version", EC2_API_VERSION)]);
+            let form = form_body(&[
+                ("Action", "DescribeAvailabilityZones"),
+                ("Version", EC2_API_VERSION),
+            ]);
             let body = self
-                .call(&creds, &region, "ec2", &endpoint, "DescribeAvailabilityZones", form)
+                .call(
+                    &creds,
+                    &region,
+                    "ec2",
+                    &endpoint,
+                    "DescribeAvailabilityZones",
+                    form,
+                )
                 .await?;
             cache.az_ids = xml::parse_availability_zones(&body)
                 .map_err(|r| aws_err("DescribeAvailabilityZones", &endpoint, r))?;
@@ -248,7 +263,9 @@ impl Ec2Provider {
                 .map_err(|r| aws_err("DescribeInstances", &endpoint, r))?;
             for r in &page.reservations {
                 for inst in &r.instances {
-                    if let Some(t) = instance_labels(inst, &r.owner_id, &region, &cache.az_ids, self.config.port) {
+                    if let Some(t) =
+                        instance_labels(inst, &r.owner_id, &region, &cache.az_ids, self.config.port)
+                    {
                         targets.push(t);
                     }
                 }
@@ -279,13 +296,19 @@ impl Ec2Provider {
         if let Some(t) = next_token {
             pairs.push(("NextToken".into(), t.to_owned()));
         }
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         form_body(&refs)
     }
 }
 
 async fn read_ok_body_limited(resp: reqwest::Response, url: &str) -> Result<String> {
-    if resp.content_length().is_some_and(|l| l > EC2_BODY_MAX_BYTES as u64) {
+    if resp
+        .content_length()
+        .is_some_and(|l| l > EC2_BODY_MAX_BYTES as u64)
+    {
         return Err(Error::BodyTooLarge {
             url: url.to_owned(),
             limit_bytes: EC2_BODY_MAX_BYTES,
@@ -370,7 +393,10 @@ fn instance_labels(
     az_ids: &BTreeMap<String, String>,
     port: u16,
 ) -> Option<Labels> {
-    let private_ip = inst.private_ip_address.as_deref().filter(|s| !s.is_empty())?;
+    let private_ip = inst
+        .private_ip_address
+        .as_deref()
+        .filter(|s| !s.is_empty())?;
     let mut b = Labels::empty().builder();
     let addr = if private_ip.contains(':') {
         format!("[{private_ip}]:{port}")
@@ -408,7 +434,10 @@ fn instance_labels(
     }
     network_labels(inst, &mut set);
     for tag in &inst.tags.items {
-        set(&format!("tag_{}", sanitize_label_name(&tag.key)), &tag.value);
+        set(
+            &format!("tag_{}", sanitize_label_name(&tag.key)),
+            &tag.value,
+        );
     }
     Some(b.build())
 }

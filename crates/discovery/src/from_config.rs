@@ -21,7 +21,9 @@ fn inline_or_file(inline: &str, file: &str) -> Result<Option<String>> {
         return Ok(Some(inline.to_owned()));
     }
     if !file.is_empty() {
-        return Ok(Some(read_setting_file(file)?.trim_end_matches('\n').to_owned()));
+        return Ok(Some(
+            read_setting_file(file)?.trim_end_matches('\n').to_owned(),
+        ));
     }
     Ok(None)
 }
@@ -46,8 +48,13 @@ pub fn http_settings(c: &HttpClientConfig) -> Result<HttpClientSettings> {
         }
     } else if let Some(a) = &c.authorization {
         Auth::Authorization {
-            kind: if a.r#type.is_empty() { "Bearer".into() } else { a.r#type.clone() },
-            credentials: inline_or_file(a.credentials.expose(), &a.credentials_file)?.unwrap_or_default(),
+            kind: if a.r#type.is_empty() {
+                "Bearer".into()
+            } else {
+                a.r#type.clone()
+            },
+            credentials: inline_or_file(a.credentials.expose(), &a.credentials_file)?
+                .unwrap_or_default(),
         }
     } else if let Some(t) = inline_or_file(c.bearer_token.expose(), &c.bearer_token_file)? {
         Auth::Authorization {
@@ -91,7 +98,10 @@ pub fn sd_configs(job: &ScrapeConfig) -> Result<Vec<SdConfig>> {
             .map(|s| Labels::from_pairs(s.labels.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
             .collect();
         let groups = static_config::groups(
-            sd.static_configs.iter().zip(&labels).map(|(s, l)| (s.targets.as_slice(), l)),
+            sd.static_configs
+                .iter()
+                .zip(&labels)
+                .map(|(s, l)| (s.targets.as_slice(), l)),
         );
         out.push(SdConfig::Static(groups));
     }
@@ -132,16 +142,24 @@ pub fn sd_configs(job: &ScrapeConfig) -> Result<Vec<SdConfig>> {
             role_arn: opt(&e.role_arn),
             port: port(e.port, "ec2_sd")?,
             refresh_interval: e.refresh_interval.to_std().max(Duration::from_secs(1)),
-            filters: e.filters.iter().map(|f| (f.name.clone(), f.values.clone())).collect(),
+            filters: e
+                .filters
+                .iter()
+                .map(|f| (f.name.clone(), f.values.clone()))
+                .collect(),
             client: http_settings(&e.http)?,
         }));
     }
     Ok(out)
 }
 
+/// Each job's discovery mechanisms, by job name.
+pub type JobSdConfigs = BTreeMap<String, Vec<SdConfig>>;
+
 /// Every job's discovery mechanisms, for [`crate::DiscoveryManager::apply_config`].
-/// A job whose settings cannot be used is reported and left out.
-pub fn jobs(cfg: &Config) -> (BTreeMap<String, Vec<SdConfig>>, Vec<(String, Error)>) {
+/// A job whose settings cannot be used is reported (job name, error) and
+/// left out.
+pub fn jobs(cfg: &Config) -> (JobSdConfigs, Vec<(String, Error)>) {
     let mut ok = BTreeMap::new();
     let mut errors = Vec::new();
     for job in cfg.all_scrape_configs() {

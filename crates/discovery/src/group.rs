@@ -115,7 +115,13 @@ pub fn parse_groups_yaml(body: &[u8], source_name: &str) -> Result<Vec<TargetGro
 /// as Prometheus does for tag and key names turned into `__meta_*` labels.
 pub fn sanitize_label_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -135,7 +141,10 @@ mod tests {
                     .iter()
                     .flat_map(|g| {
                         g.targets.iter().map(|t| {
-                            (t.get(ADDRESS_LABEL).unwrap().to_owned(), g.labels.to_string())
+                            (
+                                t.get(ADDRESS_LABEL).unwrap().to_owned(),
+                                g.labels.to_string(),
+                            )
                         })
                     })
                     .collect();
@@ -163,7 +172,11 @@ mod tests {
         check("{", false, Err("invalid target groups"));
         check(r#"[{"targetz":[]}]"#, false, Err("unknown field"));
         check(r#"[{"targets":["a/b"]}]"#, false, Err("invalid target"));
-        check(r#"[{"targets":[],"labels":{"":"x"}}]"#, false, Err("label name"));
+        check(
+            r#"[{"targets":[],"labels":{"":"x"}}]"#,
+            false,
+            Err("label name"),
+        );
         check("- targets: 5\n", true, Err("invalid target groups"));
     }
 

@@ -206,7 +206,10 @@ struct Publisher {
 
 impl Publisher {
     fn publish(&self, groups: Vec<TargetGroup>) {
-        self.shared.stats.refreshes_total.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .refreshes_total
+            .fetch_add(1, Ordering::Relaxed);
         let combined = {
             let mut state = self.shared.state.lock();
             let Some(js) = state.get_mut(&self.job) else {
@@ -220,7 +223,12 @@ impl Publisher {
             if js.reported.iter().any(Option::is_none) {
                 return;
             }
-            js.reported.iter().flatten().flatten().cloned().collect::<Vec<_>>()
+            js.reported
+                .iter()
+                .flatten()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
         };
         self.shared.tx.send_if_modified(|m| {
             if m.get(&self.job) == Some(&combined) {

@@ -14,7 +14,11 @@ where
         .into_iter()
         .enumerate()
         .map(|(i, (targets, labels))| {
-            TargetGroup::from_addresses(i.to_string(), targets.iter().map(String::as_str), labels.clone())
+            TargetGroup::from_addresses(
+                i.to_string(),
+                targets.iter().map(String::as_str),
+                labels.clone(),
+            )
         })
         .collect()
 }

@@ -27,7 +27,11 @@ impl Drop for Moto {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_moto() -> (Moto, String) {
@@ -45,7 +49,10 @@ fn start_moto() -> (Moto, String) {
     let moto = Moto(child);
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < READY_WAIT, "moto_server did not listen on port {port}");
+        assert!(
+            start.elapsed() < READY_WAIT,
+            "moto_server did not listen on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (moto, format!("http://127.0.0.1:{port}"))
@@ -71,12 +78,22 @@ fn create_instances(endpoint: &str) {
         .args(["-c", CREATE, endpoint])
         .output()
         .expect("python3 with boto3 (installed with moto[server])");
-    assert!(out.status.success(), "creating instances: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "creating instances: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 // RelabelConfig has private fields, so no struct update syntax.
 #[allow(clippy::field_reassign_with_default)]
-fn rule(source: &str, regex: &str, target: &str, replacement: &str, action: Action) -> RelabelConfig {
+fn rule(
+    source: &str,
+    regex: &str,
+    target: &str,
+    replacement: &str,
+    action: Action,
+) -> RelabelConfig {
     let mut r = RelabelConfig::default();
     r.source_labels = vec![source.into()];
     r.regex = Regex::new(regex).unwrap();
@@ -112,16 +129,49 @@ async fn discovers_tagged_instances_from_moto() {
         assert_eq!(t.get("__meta_ec2_instance_type"), Some("t3.small"));
         assert_eq!(t.get("__meta_ec2_region"), Some("us-east-1"));
         assert_eq!(t.get("__meta_ec2_tag_team_owner"), Some("obs"));
-        for name in ["instance_id", "ami", "availability_zone", "availability_zone_id", "owner_id", "vpc_id", "private_dns_name"] {
-            assert!(t.get(&format!("__meta_ec2_{name}")).is_some_and(|v| !v.is_empty()), "{name} missing in {t}");
+        for name in [
+            "instance_id",
+            "ami",
+            "availability_zone",
+            "availability_zone_id",
+            "owner_id",
+            "vpc_id",
+            "private_dns_name",
+        ] {
+            assert!(
+                t.get(&format!("__meta_ec2_{name}"))
+                    .is_some_and(|v| !v.is_empty()),
+                "{name} missing in {t}"
+            );
         }
-        assert!(t.get("__meta_ec2_subnet_id").is_some_and(|s| s.starts_with(',') && s.ends_with(',')));
+        assert!(
+            t.get("__meta_ec2_subnet_id")
+                .is_some_and(|s| s.starts_with(',') && s.ends_with(','))
+        );
     }
     // Relabel as a node-exporter fleet would.
     let rules = [
-        rule("__meta_ec2_tag_Name", "(.*)", "instance", "$1", Action::Replace),
-        rule("__meta_ec2_availability_zone", "(.*)", "zone", "$1", Action::Replace),
-        rule("__meta_ec2_instance_state", "running", "", "$1", Action::Keep),
+        rule(
+            "__meta_ec2_tag_Name",
+            "(.*)",
+            "instance",
+            "$1",
+            Action::Replace,
+        ),
+        rule(
+            "__meta_ec2_availability_zone",
+            "(.*)",
+            "zone",
+            "$1",
+            Action::Replace,
+        ),
+        rule(
+            "__meta_ec2_instance_state",
+            "running",
+            "",
+            "$1",
+            Action::Keep,
+        ),
         #[allow(clippy::field_reassign_with_default)]
         {
             let mut r = RelabelConfig::default();

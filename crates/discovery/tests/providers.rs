@@ -50,8 +50,14 @@ async fn http_sd_reads_groups_and_rejects_bad_answers() {
                 )
             }),
         )
-        .route("/html", get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<p>") }))
-        .route("/broken", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "[{") }));
+        .route(
+            "/html",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<p>") }),
+        )
+        .route(
+            "/broken",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], "[{") }),
+        );
     let addr = serve(app).await;
     let url = format!("http://{addr}/sd");
     let p = HttpProvider::new(http_config(url.clone())).unwrap();
@@ -62,11 +68,23 @@ async fn http_sd_reads_groups_and_rejects_bad_answers() {
     assert_eq!(g[0].labels.get("env"), Some("prod"));
     assert_eq!(g[0].targets[1].get("__address__"), Some("10.0.0.2:9080"));
     let html = HttpProvider::new(http_config(format!("http://{addr}/html"))).unwrap();
-    assert!(html.refresh().await.unwrap_err().to_string().contains("content type"));
+    assert!(
+        html.refresh()
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("content type")
+    );
     let broken = HttpProvider::new(http_config(format!("http://{addr}/broken"))).unwrap();
-    assert!(matches!(broken.refresh().await, Err(Error::InvalidGroups { .. })));
+    assert!(matches!(
+        broken.refresh().await,
+        Err(Error::InvalidGroups { .. })
+    ));
     let missing = HttpProvider::new(http_config(format!("http://{addr}/nope"))).unwrap();
-    assert!(matches!(missing.refresh().await, Err(Error::HttpStatus { status: 404, .. })));
+    assert!(matches!(
+        missing.refresh().await,
+        Err(Error::HttpStatus { status: 404, .. })
+    ));
 }
 
 /// Answers every query from a fixed table.
@@ -76,8 +94,12 @@ async fn dns_server() -> SocketAddr {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else { return };
-            let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             let mut resp = Message::new();
             resp.set_id(q.id());
             resp.set_message_type(MessageType::Response);
@@ -88,11 +110,24 @@ async fn dns_server() -> SocketAddr {
                 let name = query.name().clone();
                 let rdatas: Vec<RData> = match query.query_type() {
                     RecordType::SRV => vec![
-                        RData::SRV(SRV::new(0, 0, 9080, Name::from_ascii("node1.example.").unwrap())),
-                        RData::SRV(SRV::new(0, 0, 9081, Name::from_ascii("node2.example.").unwrap())),
+                        RData::SRV(SRV::new(
+                            0,
+                            0,
+                            9080,
+                            Name::from_ascii("node1.example.").unwrap(),
+                        )),
+                        RData::SRV(SRV::new(
+                            0,
+                            0,
+                            9081,
+                            Name::from_ascii("node2.example.").unwrap(),
+                        )),
                     ],
                     RecordType::A => vec![RData::A(A::new(10, 1, 2, 3))],
-                    RecordType::MX => vec![RData::MX(MX::new(10, Name::from_ascii("mail.example.").unwrap()))],
+                    RecordType::MX => vec![RData::MX(MX::new(
+                        10,
+                        Name::from_ascii("mail.example.").unwrap(),
+                    ))],
                     _ => vec![],
                 };
                 for r in rdatas {
@@ -123,12 +158,18 @@ async fn dns_sd_record_types() {
             .iter()
             .map(|t| {
                 let get = |n: &str| t.get(n).unwrap_or("").to_owned();
-                let extra = format!("{}|{}", get("__meta_dns_srv_record_port"), get("__meta_dns_mx_record_target"));
+                let extra = format!(
+                    "{}|{}",
+                    get("__meta_dns_srv_record_port"),
+                    get("__meta_dns_mx_record_target")
+                );
                 (get("__address__"), get("__meta_dns_name"), extra)
             })
             .collect();
-        let want: Vec<(String, String, String)> =
-            want.into_iter().map(|(a, b, c)| (a.into(), b.into(), c.into())).collect();
+        let want: Vec<(String, String, String)> = want
+            .into_iter()
+            .map(|(a, b, c)| (a.into(), b.into(), c.into()))
+            .collect();
         assert_eq!(got, want, "{rt:?}");
     };
     check(
@@ -139,17 +180,32 @@ async fn dns_sd_record_types() {
         ],
     )
     .await;
-    check(DnsRecordType::A, vec![("10.1.2.3:9100", "_node._tcp.example.", "|")]).await;
-    check(DnsRecordType::Mx, vec![("mail.example:9100", "_node._tcp.example.", "|mail.example")]).await;
+    check(
+        DnsRecordType::A,
+        vec![("10.1.2.3:9100", "_node._tcp.example.", "|")],
+    )
+    .await;
+    check(
+        DnsRecordType::Mx,
+        vec![("mail.example:9100", "_node._tcp.example.", "|mail.example")],
+    )
+    .await;
 }
 
-async fn wait_for(rx: &mut watch::Receiver<JobGroups>, what: &str, f: impl Fn(&JobGroups) -> bool) -> JobGroups {
+async fn wait_for(
+    rx: &mut watch::Receiver<JobGroups>,
+    what: &str,
+    f: impl Fn(&JobGroups) -> bool,
+) -> JobGroups {
     let got = tokio::time::timeout(READY_WAIT, rx.wait_for(|g| f(g)))
         .await
         .map(|r| r.map(|g| g.clone()));
     match got {
         Ok(Ok(g)) => g,
-        _ => panic!("timed out waiting for {what}; last: {:?}", rx.borrow().clone()),
+        _ => panic!(
+            "timed out waiting for {what}; last: {:?}",
+            rx.borrow().clone()
+        ),
     }
 }
 
@@ -158,7 +214,11 @@ fn addresses(g: &JobGroups, job: &str) -> Vec<String> {
         .map(|groups| {
             groups
                 .iter()
-                .flat_map(|g| g.targets.iter().map(|t| t.get("__address__").unwrap().to_owned()))
+                .flat_map(|g| {
+                    g.targets
+                        .iter()
+                        .map(|t| t.get("__address__").unwrap().to_owned())
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -173,23 +233,37 @@ async fn manager_runs_file_sd_and_reloads() {
         files: vec![file.display().to_string()],
         refresh_interval: Duration::from_secs(300),
     });
-    let static_sd = SdConfig::Static(vec![TargetGroup::from_addresses("0", ["s:1"], Labels::empty())]);
+    let static_sd = SdConfig::Static(vec![TargetGroup::from_addresses(
+        "0",
+        ["s:1"],
+        Labels::empty(),
+    )]);
     let mut m = DiscoveryManager::new();
     let mut rx = m.subscribe();
     m.apply_config(BTreeMap::from([
         ("files".to_owned(), vec![file_sd.clone()]),
         ("static".to_owned(), vec![static_sd.clone()]),
     ]));
-    wait_for(&mut rx, "first groups", |g| addresses(g, "files") == ["a:1"] && addresses(g, "static") == ["s:1"]).await;
+    wait_for(&mut rx, "first groups", |g| {
+        addresses(g, "files") == ["a:1"] && addresses(g, "static") == ["s:1"]
+    })
+    .await;
     // The file changes: the poller notices.
     std::fs::write(&file, r#"[{"targets":["a:1","b:2"]}]"#).unwrap();
-    wait_for(&mut rx, "file change", |g| addresses(g, "files") == ["a:1", "b:2"]).await;
+    wait_for(&mut rx, "file change", |g| {
+        addresses(g, "files") == ["a:1", "b:2"]
+    })
+    .await;
     // A broken write keeps the last good groups.
     std::fs::write(&file, "[{").unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(addresses(&rx.borrow(), "files"), ["a:1", "b:2"]);
     // Reload: one job changes, one is removed.
-    let static2 = SdConfig::Static(vec![TargetGroup::from_addresses("0", ["s:2"], Labels::empty())]);
+    let static2 = SdConfig::Static(vec![TargetGroup::from_addresses(
+        "0",
+        ["s:2"],
+        Labels::empty(),
+    )]);
     m.apply_config(BTreeMap::from([("static".to_owned(), vec![static2])]));
     let g = wait_for(&mut rx, "reload", |g| addresses(g, "static") == ["s:2"]).await;
     assert!(!g.contains_key("files"));

@@ -6,6 +6,7 @@
 //! `shouldParse`; a panic is a failure either way. The test fails when the
 //! strict pass count drops below `testdata/openmetrics_conformance_baseline.txt`.
 
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -108,18 +109,20 @@ fn run(cases: &[Case], mode: OpenMetricsMode) -> Tally {
     t
 }
 
+/// Writes straight to stderr, past the test harness's capture, so the
+/// figures show in every CI log.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 #[test]
 fn openmetrics_conformance() {
     let root = Path::new(SUITE);
     if !root.join("parsers").is_dir() {
-        println!(
+        say(&format!(
             "openmetrics conformance: SUITE NOT FOUND at {}",
             root.display()
-        );
-        eprintln!(
-            "openmetrics conformance: SUITE NOT FOUND at {}",
-            root.display()
-        );
+        ));
         return;
     }
     let cases = load_cases(root);
@@ -127,18 +130,18 @@ fn openmetrics_conformance() {
     let pos_total = cases.iter().filter(|c| c.should_parse).count();
     let neg_total = total - pos_total;
     let strict = run(&cases, OpenMetricsMode::Strict);
-    println!(
+    say(&format!(
         "openmetrics conformance: {}/{total} passed (positive {}/{pos_total}, negative {}/{neg_total})",
         strict.passed, strict.positive, strict.negative
-    );
+    ));
     for f in &strict.failures {
-        println!("  strict failed: {f}");
+        say(&format!("  strict failed: {f}"));
     }
     let lenient = run(&cases, OpenMetricsMode::Lenient);
-    println!(
+    say(&format!(
         "openmetrics conformance (lenient scrape parser): {}/{total} passed (positive {}/{pos_total}, negative {}/{neg_total})",
         lenient.passed, lenient.positive, lenient.negative
-    );
+    ));
     // The lenient parser must still accept everything valid.
     assert_eq!(
         lenient.positive, pos_total,

@@ -551,11 +551,23 @@ impl FloatHistogram {
         if self.uses_custom_buckets() != prev.uses_custom_buckets() {
             return true;
         }
-        if self.uses_custom_buckets() && self.custom_values != prev.custom_values {
-            return true;
-        }
         if self.count < prev.count || self.zero_count < prev.zero_count {
             return true;
+        }
+        if self.uses_custom_buckets() && self.custom_values != prev.custom_values {
+            // Different bounds are compared over the bounds both share.
+            let common: Vec<f64> = self
+                .custom_values
+                .iter()
+                .copied()
+                .filter(|b| prev.custom_values.contains(b))
+                .collect();
+            let (mut cur, mut old) = (self.clone(), prev.clone());
+            cur.rebucket_custom(&common);
+            old.rebucket_custom(&common);
+            cur.counter_reset_hint = CounterResetHint::Unknown;
+            old.counter_reset_hint = CounterResetHint::Unknown;
+            return cur.detect_reset(&old);
         }
         if self.schema > prev.schema || self.zero_threshold < prev.zero_threshold {
             return true;

@@ -98,9 +98,14 @@ pub fn process(out: &mut MetricSet) {
     }
 }
 
+/// The boot time, read once: `/proc/stat` is costly to generate (it walks
+/// every CPU and interrupt) and `btime` never changes.
 fn boot_time() -> Option<f64> {
-    let stat = crate::fsread::read_string(std::path::Path::new("/proc/stat")).ok()?;
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
+    static BOOT_TIME: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *BOOT_TIME.get_or_init(|| {
+        let stat = crate::fsread::read_string(std::path::Path::new("/proc/stat")).ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }

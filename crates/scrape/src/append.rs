@@ -115,7 +115,12 @@ pub fn append_body(
 }
 
 impl AppendOutcome {
-    fn count(&mut self, appended: Appended, sample_limit: usize, stats: &ScrapeStats) -> Result<()> {
+    fn count(
+        &mut self,
+        appended: Appended,
+        sample_limit: usize,
+        stats: &ScrapeStats,
+    ) -> Result<()> {
         if appended == Appended::Dropped {
             return Ok(());
         }
@@ -197,8 +202,12 @@ fn append_one(
     };
     let result = match value {
         Value::Float(v) => app.append(r, &lset, ts, v),
-        Value::Histogram(NativeHistogram::Int(h)) => app.append_histogram(r, &lset, ts, Some(h), None),
-        Value::Histogram(NativeHistogram::Float(h)) => app.append_histogram(r, &lset, ts, None, Some(h)),
+        Value::Histogram(NativeHistogram::Int(h)) => {
+            app.append_histogram(r, &lset, ts, Some(h), None)
+        }
+        Value::Histogram(NativeHistogram::Float(h)) => {
+            app.append_histogram(r, &lset, ts, None, Some(h))
+        }
     };
     let new_ref = match result {
         Ok(nr) => nr,

@@ -152,18 +152,15 @@ impl ScrapeCache {
 
     fn meta_entry(&mut self, name: &str) -> &mut MetaEntry {
         let iter = self.iter;
-        let e = self
-            .metadata
-            .entry_ref(name)
-            .or_insert_with(|| MetaEntry {
-                meta: MetricMetadata {
-                    metric: name.to_owned(),
-                    metric_type: MetricType::Unknown,
-                    help: String::new(),
-                    unit: String::new(),
-                },
-                last_iter: iter,
-            });
+        let e = self.metadata.entry_ref(name).or_insert_with(|| MetaEntry {
+            meta: MetricMetadata {
+                metric: name.to_owned(),
+                metric_type: MetricType::Unknown,
+                help: String::new(),
+                unit: String::new(),
+            },
+            last_iter: iter,
+        });
         e.last_iter = iter;
         e
     }

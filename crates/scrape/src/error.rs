@@ -38,7 +38,9 @@ pub enum Error {
         limit: usize,
     },
     /// A label name is longer than `label_name_length_limit`.
-    #[error("label_name_length_limit exceeded (metric: {metric}, label name: {name}, limit: {limit})")]
+    #[error(
+        "label_name_length_limit exceeded (metric: {metric}, label name: {name}, limit: {limit})"
+    )]
     LabelNameLength {
         metric: String,
         name: String,

@@ -34,7 +34,20 @@ pub async fn fetch(
     buf: &mut Vec<u8>,
 ) -> Result<Fetched> {
     let timeout_ms = timeout.as_millis() as i64;
-    match tokio::time::timeout(timeout, fetch_inner(client, url, accept, compression, timeout, body_limit_bytes, buf)).await {
+    match tokio::time::timeout(
+        timeout,
+        fetch_inner(
+            client,
+            url,
+            accept,
+            compression,
+            timeout,
+            body_limit_bytes,
+            buf,
+        ),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(Error::Timeout { timeout_ms }),
     }
@@ -53,7 +66,10 @@ async fn fetch_inner(
     let mut req = client
         .get(url)
         .header(ACCEPT, accept)
-        .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{}", timeout.as_secs_f64()))
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", timeout.as_secs_f64()),
+        )
         .timeout(timeout);
     if !compression {
         // reqwest adds gzip itself; saying identity turns that off.

@@ -21,7 +21,10 @@ pub fn scrape_options(c: &ScrapeConfig) -> Result<ScrapeOptions> {
     let scrape_protocols = c
         .scrape_protocols
         .iter()
-        .map(|p| ScrapeProtocol::parse(p.as_str()).ok_or_else(|| err(format!("unknown scrape protocol {}", p.as_str()))))
+        .map(|p| {
+            ScrapeProtocol::parse(p.as_str())
+                .ok_or_else(|| err(format!("unknown scrape protocol {}", p.as_str())))
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(ScrapeOptions {
         job_name: c.job_name.clone(),

@@ -38,6 +38,8 @@ pub mod stats;
 pub mod target;
 
 pub use error::{Error, Result};
-pub use manager::{ActiveTarget, DroppedTarget, ManagerOptions, ScrapeManager, TargetMetadata, TargetsSnapshot};
+pub use manager::{
+    ActiveTarget, DroppedTarget, ManagerOptions, ScrapeManager, TargetMetadata, TargetsSnapshot,
+};
 pub use options::{Limits, ScrapeOptions};
 pub use stats::ScrapeStatsSnapshot;

@@ -164,7 +164,12 @@ impl ScrapeManager {
                     ScrapeStats::inc(&self.env.stats.pool_reloads);
                     p.reload(opts).await
                 }
-                None => match ScrapePool::new(opts, self.env.clone(), self.options.run_loops, self.options.offset_seed) {
+                None => match ScrapePool::new(
+                    opts,
+                    self.env.clone(),
+                    self.options.run_loops,
+                    self.options.offset_seed,
+                ) {
                     Ok(mut p) => {
                         let groups = self.groups.lock().get(name).cloned().unwrap_or_default();
                         p.sync(&groups).await;
@@ -340,9 +345,15 @@ mod tests {
 
     #[test]
     fn global_urls() {
-        assert_eq!(global_url("http://localhost:9100/metrics", "h"), "http://h:9100/metrics");
+        assert_eq!(
+            global_url("http://localhost:9100/metrics", "h"),
+            "http://h:9100/metrics"
+        );
         assert_eq!(global_url("https://127.0.0.1/x", "h"), "https://h/x");
-        assert_eq!(global_url("http://localhostx:1/", "h"), "http://localhostx:1/");
+        assert_eq!(
+            global_url("http://localhostx:1/", "h"),
+            "http://localhostx:1/"
+        );
         assert_eq!(global_url("http://10.0.0.1:1/", "h"), "http://10.0.0.1:1/");
     }
 }

@@ -69,7 +69,12 @@ pub fn loop_config(opts: &ScrapeOptions) -> Result<Arc<LoopConfig>> {
 impl ScrapePool {
     /// A pool; with `run_loops` false no tasks are spawned and scrapes
     /// happen only through [`ScrapePool::scrape_all`] (tests, tools).
-    pub fn new(opts: &ScrapeOptions, env: LoopEnv, run_loops: bool, offset_seed: u64) -> Result<ScrapePool> {
+    pub fn new(
+        opts: &ScrapeOptions,
+        env: LoopEnv,
+        run_loops: bool,
+        offset_seed: u64,
+    ) -> Result<ScrapePool> {
         Ok(ScrapePool {
             cfg: loop_config(opts)?,
             env,
@@ -108,7 +113,12 @@ impl ScrapePool {
             // Duplicate targets (same labels and URL) are scraped once.
             wanted.entry(t.hash).or_insert(t);
         }
-        let gone: Vec<u64> = self.loops.keys().filter(|h| !wanted.contains_key(h)).copied().collect();
+        let gone: Vec<u64> = self
+            .loops
+            .keys()
+            .filter(|h| !wanted.contains_key(h))
+            .copied()
+            .collect();
         for h in gone {
             if let Some(handle) = self.loops.remove(&h) {
                 stop_loop(handle, true).await;
@@ -135,7 +145,11 @@ impl ScrapePool {
         if !self.run_loops {
             return None;
         }
-        let offset = spread_offset(target.hash ^ self.offset_seed, target.interval, (self.env.clock)());
+        let offset = spread_offset(
+            target.hash ^ self.offset_seed,
+            target.interval,
+            (self.env.clock)(),
+        );
         Some(tokio::spawn(run_loop(lp.clone(), target.interval, offset)))
     }
 
@@ -174,7 +188,9 @@ impl ScrapePool {
         for (_, handle) in self.loops.drain() {
             stop_loop(handle, true).await;
         }
-        self.env.stats.set_pool_targets(&self.cfg.opts.job_name, None);
+        self.env
+            .stats
+            .set_pool_targets(&self.cfg.opts.job_name, None);
     }
 
     /// Scrapes every target once, now, one after another.

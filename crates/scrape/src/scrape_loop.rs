@@ -138,7 +138,8 @@ impl ScrapeLoop {
         if outcome.is_err() {
             ScrapeStats::inc(&self.env.stats.scrapes_failed);
         }
-        self.target.report(start_wall, duration, outcome.as_ref().err());
+        self.target
+            .report(start_wall, duration, outcome.as_ref().err());
         if self.cache.take_metadata_changed() {
             self.target.set_metadata(self.cache.metadata());
         }
@@ -161,7 +162,15 @@ impl ScrapeLoop {
             metric_relabel_configs: &o.metric_relabel_configs,
             limits: o.limits,
         };
-        append_body(&mut self.cache, app, &self.buf, format, t, &settings, &self.env.stats)
+        append_body(
+            &mut self.cache,
+            app,
+            &self.buf,
+            format,
+            t,
+            &settings,
+            &self.env.stats,
+        )
     }
 
     /// A body far smaller than the buffer should not pin the memory of a
@@ -182,7 +191,12 @@ impl ScrapeLoop {
         let values = [up, d.as_secs_f64(), scraped, post, added];
         for (i, v) in values.into_iter().enumerate() {
             let name = REPORT_SERIES[i];
-            let r = self.cache.report_refs.get(name).copied().unwrap_or(SeriesRef::NONE);
+            let r = self
+                .cache
+                .report_refs
+                .get(name)
+                .copied()
+                .unwrap_or(SeriesRef::NONE);
             if let Ok(nr) = app.append(r, &self.report_labels[i], t, v) {
                 self.cache.report_refs.insert(name, nr);
             }

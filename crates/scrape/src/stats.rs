@@ -96,12 +96,20 @@ impl ScrapeStats {
         let pools = self.pool_targets.lock().clone();
         ScrapeStatsSnapshot {
             prometheus_target_scrapes_exceeded_sample_limit_total: g(&self.exceeded_sample_limit),
-            prometheus_target_scrapes_exceeded_body_size_limit_total: g(&self.exceeded_body_size_limit),
-            prometheus_target_scrape_pool_exceeded_label_limits_total: g(&self.exceeded_label_limits),
-            prometheus_target_scrapes_sample_duplicate_timestamp_total: g(&self.sample_duplicate_timestamp),
+            prometheus_target_scrapes_exceeded_body_size_limit_total: g(
+                &self.exceeded_body_size_limit
+            ),
+            prometheus_target_scrape_pool_exceeded_label_limits_total: g(
+                &self.exceeded_label_limits
+            ),
+            prometheus_target_scrapes_sample_duplicate_timestamp_total: g(
+                &self.sample_duplicate_timestamp
+            ),
             prometheus_target_scrapes_sample_out_of_order_total: g(&self.sample_out_of_order),
             prometheus_target_scrapes_sample_out_of_bounds_total: g(&self.sample_out_of_bounds),
-            prometheus_target_scrape_pool_exceeded_target_limit_total: g(&self.exceeded_target_limit),
+            prometheus_target_scrape_pool_exceeded_target_limit_total: g(
+                &self.exceeded_target_limit
+            ),
             prometheus_target_scrape_pool_reloads_total: g(&self.pool_reloads),
             prometheus_target_scrape_pool_reloads_failed_total: g(&self.pool_reloads_failed),
             prometheus_target_scrapes_cache_flush_forced_total: g(&self.cache_flush_forced),

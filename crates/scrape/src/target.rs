@@ -32,7 +32,9 @@ pub const JOB_LABEL: &str = "job";
 /// What relabelling made of one discovered target.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Populated {
-    /// Scrape it with these labels.
+    /// Scrape it: `labels` are the public labels plus the internal ones
+    /// the scrape needs (`__address__`, `__scheme__`, `__metrics_path__`,
+    /// `__param_*`, interval, timeout); [`Target::new`] splits them.
     Active { labels: Labels, discovered: Labels },
     /// `relabel_configs` dropped it.
     Dropped { discovered: Labels },
@@ -48,8 +50,14 @@ pub fn populate_labels(target: &Labels, opts: &ScrapeOptions) -> Result<Populate
         }
     };
     default(JOB_LABEL, &opts.job_name);
-    default(SCRAPE_INTERVAL_LABEL, &format_duration_ms(opts.scrape_interval.as_millis() as i64));
-    default(SCRAPE_TIMEOUT_LABEL, &format_duration_ms(opts.scrape_timeout.as_millis() as i64));
+    default(
+        SCRAPE_INTERVAL_LABEL,
+        &format_duration_ms(opts.scrape_interval.as_millis() as i64),
+    );
+    default(
+        SCRAPE_TIMEOUT_LABEL,
+        &format_duration_ms(opts.scrape_timeout.as_millis() as i64),
+    );
     default(METRICS_PATH_LABEL, &opts.metrics_path);
     default(SCHEME_LABEL, &opts.scheme);
     for (name, values) in &opts.params {
@@ -187,7 +195,12 @@ impl Target {
                 }
             }
         }
-        let mut url = format!("{}://{}{}", get(SCHEME_LABEL), get(ADDRESS_LABEL), get(METRICS_PATH_LABEL));
+        let mut url = format!(
+            "{}://{}{}",
+            get(SCHEME_LABEL),
+            get(ADDRESS_LABEL),
+            get(METRICS_PATH_LABEL)
+        );
         let mut sep = if url.contains('?') { '&' } else { '?' };
         for (name, values) in &params {
             for v in values {
@@ -204,7 +217,11 @@ impl Target {
         let labels = public.build();
         // Interval and timeout are part of the identity so a reload that
         // changes them restarts the loop.
-        let ident = format!("{url}\x00{}\x00{}", get(SCRAPE_INTERVAL_LABEL), get(SCRAPE_TIMEOUT_LABEL));
+        let ident = format!(
+            "{url}\x00{}\x00{}",
+            get(SCRAPE_INTERVAL_LABEL),
+            get(SCRAPE_TIMEOUT_LABEL)
+        );
         let hash = labels.hash64() ^ xxhash_rust::xxh3::xxh3_64(ident.as_bytes());
         Target {
             discovered_labels: discovered,

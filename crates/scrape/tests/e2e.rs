@@ -43,7 +43,11 @@ fn groups(job: &str, addrs: &[String]) -> JobGroups {
     let mut g = JobGroups::new();
     g.insert(
         job.to_owned(),
-        vec![TargetGroup::from_addresses("0", addrs.iter().map(String::as_str), Labels::empty())],
+        vec![TargetGroup::from_addresses(
+            "0",
+            addrs.iter().map(String::as_str),
+            Labels::empty(),
+        )],
     );
     g
 }
@@ -98,41 +102,68 @@ async fn one_target(o: ScrapeOptions, app: Router) -> (Arc<MemStorage>, ScrapeMa
     let db = Arc::new(MemStorage::new());
     let m = manager(&db);
     let addr = serve(app).await;
-    m.apply_options(&[o.clone()]).await.unwrap();
-    m.sync(&groups(&o.job_name, std::slice::from_ref(&addr))).await;
+    m.apply_options(std::slice::from_ref(&o)).await.unwrap();
+    m.sync(&groups(&o.job_name, std::slice::from_ref(&addr)))
+        .await;
     (db, m, addr)
 }
 
 #[tokio::test]
 async fn samples_land_with_target_labels_and_report_series() {
-    let app = Router::new().route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], TEXT) }));
+    let app = Router::new().route(
+        "/metrics",
+        get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], TEXT) }),
+    );
     let (db, m, addr) = one_target(opts("node"), app).await;
     m.scrape_all().await;
     let reqs = series(&db, "http_requests_total");
     assert_eq!(reqs.len(), 2);
     assert_eq!(
         reqs[0].0,
-        Labels::from_pairs([("__name__", "http_requests_total"), ("code", "200"), ("instance", addr.as_str()), ("job", "node")])
+        Labels::from_pairs([
+            ("__name__", "http_requests_total"),
+            ("code", "200"),
+            ("instance", addr.as_str()),
+            ("job", "node")
+        ])
     );
     // Explicit timestamps are honoured; the rest get the scrape time.
     assert_eq!(reqs[0].1, vec![(1_699_999_990_000, 10.0)]);
     assert_eq!(series(&db, "temp")[0].1, vec![(T0, 21.5)]);
     assert_eq!(last_value(&db, "up"), 1.0);
     assert_eq!(last_value(&db, "scrape_samples_scraped"), 3.0);
-    assert_eq!(last_value(&db, "scrape_samples_post_metric_relabeling"), 3.0);
+    assert_eq!(
+        last_value(&db, "scrape_samples_post_metric_relabeling"),
+        3.0
+    );
     assert_eq!(last_value(&db, "scrape_series_added"), 3.0);
     assert!(last_value(&db, "scrape_duration_seconds") >= 0.0);
     let t = m.targets();
     assert_eq!(t.active.len(), 1);
     assert_eq!(t.active[0].health.as_str(), "up");
     assert_eq!(t.active[0].scrape_url, format!("http://{addr}/metrics"));
-    assert_eq!(t.active[0].discovered_labels.get("__metrics_path__"), Some("/metrics"));
+    assert_eq!(
+        t.active[0].discovered_labels.get("__metrics_path__"),
+        Some("/metrics")
+    );
     let meta = m.metadata();
     let names: Vec<(&str, MetricType, &str)> = meta
         .iter()
-        .map(|r| (r.metadata.metric.as_str(), r.metadata.metric_type, r.metadata.help.as_str()))
+        .map(|r| {
+            (
+                r.metadata.metric.as_str(),
+                r.metadata.metric_type,
+                r.metadata.help.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(names, vec![("http_requests_total", MetricType::Counter, "Requests."), ("temp", MetricType::Gauge, "")]);
+    assert_eq!(
+        names,
+        vec![
+            ("http_requests_total", MetricType::Counter, "Requests."),
+            ("temp", MetricType::Gauge, "")
+        ]
+    );
     // Steady state: the second scrape hits the cache and adds nothing new.
     m.scrape_all().await;
     assert_eq!(last_value(&db, "scrape_series_added"), 0.0);
@@ -143,8 +174,19 @@ async fn samples_land_with_target_labels_and_report_series() {
 async fn honor_labels_conflicts() {
     let body = "m{job=\"app\",instance=\"x\",exported_job=\"y\"} 1\n";
     for (honor, want) in [
-        (false, vec![("exported_exported_job", "app"), ("exported_instance", "x"), ("exported_job", "y"), ("job", "j")]),
-        (true, vec![("exported_job", "y"), ("instance", "x"), ("job", "app")]),
+        (
+            false,
+            vec![
+                ("exported_exported_job", "app"),
+                ("exported_instance", "x"),
+                ("exported_job", "y"),
+                ("job", "j"),
+            ],
+        ),
+        (
+            true,
+            vec![("exported_job", "y"), ("instance", "x"), ("job", "app")],
+        ),
     ] {
         let app = Router::new().route("/metrics", get(move || async move { body }));
         let mut o = opts("j");
@@ -152,12 +194,19 @@ async fn honor_labels_conflicts() {
         let (db, m, addr) = one_target(o, app).await;
         m.scrape_all().await;
         let s = series(&db, "m");
-        let mut pairs: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let mut pairs: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         pairs.push(("__name__".into(), "m".into()));
         if !honor {
             pairs.push(("instance".into(), addr.clone()));
         }
-        assert_eq!(s[0].0, Labels::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str()))), "honor_labels={honor}");
+        assert_eq!(
+            s[0].0,
+            Labels::from_pairs(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str()))),
+            "honor_labels={honor}"
+        );
     }
 }
 
@@ -172,17 +221,23 @@ async fn metric_relabel_drop() {
     assert_eq!(series(&db, "keep_me").len(), 1);
     assert!(series(&db, "drop_me").is_empty());
     assert_eq!(last_value(&db, "scrape_samples_scraped"), 2.0);
-    assert_eq!(last_value(&db, "scrape_samples_post_metric_relabeling"), 1.0);
+    assert_eq!(
+        last_value(&db, "scrape_samples_post_metric_relabeling"),
+        1.0
+    );
 }
 
 #[tokio::test]
 async fn staleness_when_series_or_target_disappears() {
     let body = Arc::new(parking_lot::Mutex::new("a 1\nb 2\n".to_owned()));
     let b2 = body.clone();
-    let app = Router::new().route("/metrics", get(move || {
-        let b = b2.lock().clone();
-        async move { b }
-    }));
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let b = b2.lock().clone();
+            async move { b }
+        }),
+    );
     let (db, m, _) = one_target(opts("j"), app).await;
     m.scrape_all().await;
     *body.lock() = "a 1\n".into();
@@ -219,13 +274,20 @@ async fn reload_keeps_unchanged_jobs_scraping() {
 
 #[tokio::test]
 async fn gzip_bodies() {
-    let app = Router::new().route("/metrics", get(|headers: HeaderMap| async move {
-        let accepts = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").contains("gzip");
-        assert!(accepts, "scraper must ask for gzip");
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(b"zipped 42\n").unwrap();
-        ([(header::CONTENT_ENCODING, "gzip")], e.finish().unwrap())
-    }));
+    let app = Router::new().route(
+        "/metrics",
+        get(|headers: HeaderMap| async move {
+            let accepts = headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .contains("gzip");
+            assert!(accepts, "scraper must ask for gzip");
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(b"zipped 42\n").unwrap();
+            ([(header::CONTENT_ENCODING, "gzip")], e.finish().unwrap())
+        }),
+    );
     let (db, m, _) = one_target(opts("j"), app).await;
     m.scrape_all().await;
     assert_eq!(last_value(&db, "zipped"), 42.0);
@@ -233,16 +295,35 @@ async fn gzip_bodies() {
 
 /// Serves a format chosen by the highest-priority type in `Accept`.
 async fn negotiate(headers: HeaderMap) -> impl IntoResponse {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     if accept.starts_with("application/vnd.google.protobuf") {
         let mut f = MetricFamily::new("fmt_proto", "Proto.", MetricType::Gauge);
         f.push_value(Labels::empty(), 3.0);
         let body = beacon_exposition::encode_protobuf(&[f]);
-        ([(header::CONTENT_TYPE, "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited")], body)
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            )],
+            body,
+        )
     } else if accept.starts_with("application/openmetrics-text") {
-        ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], b"# TYPE fmt_om gauge\nfmt_om 2\n# EOF\n".to_vec())
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            b"# TYPE fmt_om gauge\nfmt_om 2\n# EOF\n".to_vec(),
+        )
     } else {
-        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], b"fmt_text 1\n".to_vec())
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            b"fmt_text 1\n".to_vec(),
+        )
     }
 }
 
@@ -275,15 +356,25 @@ enum Hostile {
 async fn hostile(kind: Hostile) -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let bomb = Arc::new(if matches!(kind, Hostile::GzipBomb) { gzip_bomb() } else { Vec::new() });
+    let bomb = Arc::new(if matches!(kind, Hostile::GzipBomb) {
+        gzip_bomb()
+    } else {
+        Vec::new()
+    });
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
             let bomb = bomb.clone();
             tokio::spawn(async move {
                 let mut req = [0u8; 4096];
                 let _ = s.read(&mut req).await;
-                let enc = if matches!(kind, Hostile::GzipBomb) { "Content-Encoding: gzip\r\n" } else { "" };
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n{enc}Connection: close\r\n\r\n");
+                let enc = if matches!(kind, Hostile::GzipBomb) {
+                    "Content-Encoding: gzip\r\n"
+                } else {
+                    ""
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n{enc}Connection: close\r\n\r\n"
+                );
                 if s.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -325,18 +416,36 @@ async fn check_bad(bad_addr: String, o: ScrapeOptions, want_error: &str) {
     let db = Arc::new(MemStorage::new());
     let m = manager(&db);
     let good = serve(Router::new().route("/metrics", get(|| async { "good 1\n" }))).await;
-    m.apply_options(&[o.clone()]).await.unwrap();
-    m.sync(&groups(&o.job_name, &[good.clone(), bad_addr.clone()])).await;
+    m.apply_options(std::slice::from_ref(&o)).await.unwrap();
+    m.sync(&groups(&o.job_name, &[good.clone(), bad_addr.clone()]))
+        .await;
     m.scrape_all().await;
     for (labels, samples) in series(&db, "up") {
-        let want = if labels.get("instance") == Some(good.as_str()) { 1.0 } else { 0.0 };
-        assert_eq!(samples.last().unwrap().1, want, "{labels}: {:?}", m.targets().active);
+        let want = if labels.get("instance") == Some(good.as_str()) {
+            1.0
+        } else {
+            0.0
+        };
+        assert_eq!(
+            samples.last().unwrap().1,
+            want,
+            "{labels}: {:?}",
+            m.targets().active
+        );
     }
     assert_eq!(last_value(&db, "good"), 1.0);
     let t = m.targets();
-    let bad = t.active.iter().find(|t| t.labels.get("instance") == Some(bad_addr.as_str())).unwrap();
+    let bad = t
+        .active
+        .iter()
+        .find(|t| t.labels.get("instance") == Some(bad_addr.as_str()))
+        .unwrap();
     assert_eq!(bad.health.as_str(), "down");
-    assert!(bad.last_error.contains(want_error), "{} !~ {want_error}", bad.last_error);
+    assert!(
+        bad.last_error.contains(want_error),
+        "{} !~ {want_error}",
+        bad.last_error
+    );
     // No sample of the bad body was kept.
     for name in ["x", "partial", "m", "garbage"] {
         assert!(series(&db, name).is_empty(), "{name}");
@@ -351,30 +460,68 @@ async fn body_target(body: &'static [u8]) -> String {
 async fn bad_targets_fail_alone() {
     let mut limited = opts("j");
     limited.limits.body_size_limit_bytes = 1 << 20;
-    check_bad(hostile(Hostile::Huge).await, limited.clone(), "body size limit exceeded").await;
-    check_bad(hostile(Hostile::GzipBomb).await, limited, "body size limit exceeded").await;
+    check_bad(
+        hostile(Hostile::Huge).await,
+        limited.clone(),
+        "body size limit exceeded",
+    )
+    .await;
+    check_bad(
+        hostile(Hostile::GzipBomb).await,
+        limited,
+        "body size limit exceeded",
+    )
+    .await;
     let mut quick = opts("j");
     quick.scrape_timeout = Duration::from_millis(500);
     check_bad(hostile(Hostile::Hang).await, quick, "timed out").await;
-    check_bad(body_target(b"garbage {{{ not metrics\n").await, opts("j"), "parsing text exposition").await;
-    check_bad(body_target(b"m{a=\"\xff\"} 1\n").await, opts("j"), "invalid UTF-8").await;
-    check_bad(body_target(b"m 1\nm 2\n").await, opts("j"), "duplicate series").await;
+    check_bad(
+        body_target(b"garbage {{{ not metrics\n").await,
+        opts("j"),
+        "parsing text exposition",
+    )
+    .await;
+    check_bad(
+        body_target(b"m{a=\"\xff\"} 1\n").await,
+        opts("j"),
+        "invalid UTF-8",
+    )
+    .await;
+    check_bad(
+        body_target(b"m 1\nm 2\n").await,
+        opts("j"),
+        "duplicate series",
+    )
+    .await;
     let mut few = opts("j");
     few.limits.sample_limit = 1;
-    check_bad(body_target(b"m{a=\"1\"} 1\nm{a=\"2\"} 1\n").await, few, "sample_limit exceeded").await;
+    check_bad(
+        body_target(b"m{a=\"1\"} 1\nm{a=\"2\"} 1\n").await,
+        few,
+        "sample_limit exceeded",
+    )
+    .await;
     let mut short = opts("j");
-    short.limits.label_value_length_limit = 3;
-    check_bad(body_target(b"m{a=\"long value\"} 1\n").await, short, "label_value_length_limit").await;
+    short.limits.label_value_length_limit = 20;
+    check_bad(
+        body_target(b"m{a=\"a much longer label value\"} 1\n").await,
+        short,
+        "label_value_length_limit",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn failed_scrape_marks_previous_series_stale() {
     let ok = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let ok2 = ok.clone();
-    let app = Router::new().route("/metrics", get(move || {
-        let good = ok2.load(Ordering::SeqCst);
-        async move { if good { "a 1\n" } else { "a{ 1\n" } }
-    }));
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let good = ok2.load(Ordering::SeqCst);
+            async move { if good { "a 1\n" } else { "a{ 1\n" } }
+        }),
+    );
     let (db, m, _) = one_target(opts("j"), app).await;
     m.scrape_all().await;
     ok.store(false, Ordering::SeqCst);
@@ -392,12 +539,22 @@ async fn relabelled_away_targets_are_listed_as_dropped() {
     let db = Arc::new(MemStorage::new());
     let m = manager(&db);
     m.apply_options(&[o]).await.unwrap();
-    m.sync(&groups("j", &["keep:1".into(), "drop:2".into()])).await;
+    m.sync(&groups("j", &["keep:1".into(), "drop:2".into()]))
+        .await;
     let t = m.targets();
     assert_eq!(t.active.len(), 1);
     assert_eq!(t.active[0].scrape_url, "http://keep:1/metrics?module=m1");
     assert_eq!(t.dropped.len(), 1);
-    assert_eq!(t.dropped[0].discovered_labels.get("__address__"), Some("drop:2"));
-    assert_eq!(t.dropped[0].discovered_labels.get("__param_module"), Some("m1"));
-    assert_eq!(m.stats().prometheus_target_scrape_pool_targets.get("j"), Some(&1));
+    assert_eq!(
+        t.dropped[0].discovered_labels.get("__address__"),
+        Some("drop:2")
+    );
+    assert_eq!(
+        t.dropped[0].discovered_labels.get("__param_module"),
+        Some("m1")
+    );
+    assert_eq!(
+        m.stats().prometheus_target_scrape_pool_targets.get("j"),
+        Some(&1)
+    );
 }

@@ -10,8 +10,8 @@ use beacon_exposition::family::MetricFamily;
 use beacon_model::{Labels, Matcher, MetricType};
 use beacon_storage::{Querier, Queryable};
 use beacon_tsdb::Db;
-use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, HeadStats, TargetMetadata};
 use beacon_web::Backend;
+use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, HeadStats, TargetMetadata};
 use parking_lot::RwLock;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -44,7 +44,9 @@ impl Queryable for DbHandle {
     fn querier(&self, mint: i64, maxt: i64) -> beacon_storage::Result<Box<dyn Querier>> {
         match self.get() {
             Some(db) => db.querier(mint, maxt),
-            None => Err(beacon_storage::Error::Other("the TSDB is not open yet".into())),
+            None => Err(beacon_storage::Error::Other(
+                "the TSDB is not open yet".into(),
+            )),
         }
     }
 }
@@ -135,7 +137,9 @@ impl App {
     }
 
     fn db(&self) -> Result<Arc<Db>, String> {
-        self.db.get().ok_or_else(|| "the TSDB is not open yet".to_owned())
+        self.db
+            .get()
+            .ok_or_else(|| "the TSDB is not open yet".to_owned())
     }
 }
 
@@ -149,7 +153,11 @@ fn family(out: &mut Vec<MetricFamily>, name: &str, help: &str, t: MetricType, v:
 fn snapshot_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     format!("{:016x}", h.finish())
 }
 
@@ -159,15 +167,24 @@ impl Backend for App {
     }
 
     fn active_targets(&self) -> Vec<ActiveTarget> {
-        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.active_targets())
+        self.scraping
+            .read()
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.active_targets())
     }
 
     fn dropped_targets(&self) -> Vec<DroppedTarget> {
-        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.dropped_targets())
+        self.scraping
+            .read()
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.dropped_targets())
     }
 
     fn target_metadata(&self) -> Vec<TargetMetadata> {
-        self.scraping.read().as_ref().map_or_else(Vec::new, |s| s.metadata())
+        self.scraping
+            .read()
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.metadata())
     }
 
     fn scrape_pools(&self) -> Vec<String> {
@@ -197,9 +214,11 @@ impl Backend for App {
 
     fn runtime_info(&self) -> serde_json::Value {
         let ts = |s: f64| {
-            jiff::Timestamp::from_millisecond((s * 1000.0) as i64).map_or_else(|_| String::new(), |t| t.to_string())
+            jiff::Timestamp::from_millisecond((s * 1000.0) as i64)
+                .map_or_else(|_| String::new(), |t| t.to_string())
         };
-        let cwd = std::env::current_dir().map_or_else(|_| String::new(), |p| p.display().to_string());
+        let cwd =
+            std::env::current_dir().map_or_else(|_| String::new(), |p| p.display().to_string());
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         json!({
             "startTime": ts(self.start_time_s),
@@ -246,10 +265,16 @@ impl Backend for App {
         self.quit.notify_one();
     }
 
-    fn delete_series(&self, sets: &[Vec<Matcher>], start_ms: i64, end_ms: i64) -> Result<(), String> {
+    fn delete_series(
+        &self,
+        sets: &[Vec<Matcher>],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(), String> {
         let db = self.db()?;
         for set in sets {
-            db.delete(start_ms, end_ms, set).map_err(|e| e.to_string())?;
+            db.delete(start_ms, end_ms, set)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -260,7 +285,9 @@ impl Backend for App {
 
     fn snapshot(&self, skip_head: bool) -> Result<String, String> {
         let db = self.db()?;
-        let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let now = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
         let name = format!("{now}-{}", snapshot_suffix());
         let dir: PathBuf = self.flags.tsdb_path.join("snapshots").join(&name);
         db.snapshot(&dir, !skip_head).map_err(|e| e.to_string())?;
@@ -288,7 +315,11 @@ impl Backend for App {
             "prometheus_config_last_reload_successful",
             "Whether the last configuration reload attempt was successful.",
             MetricType::Gauge,
-            if self.reload_ok.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+            if self.reload_ok.load(Ordering::Relaxed) {
+                1.0
+            } else {
+                0.0
+            },
         );
         family(
             out,
@@ -302,7 +333,11 @@ impl Backend for App {
             "prometheus_ready",
             "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
             MetricType::Gauge,
-            if self.ready.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+            if self.ready.load(Ordering::Relaxed) {
+                1.0
+            } else {
+                0.0
+            },
         );
         crate::process::collect(out, self.start_time_s);
         if let Some(s) = self.scraping.read().as_ref() {
@@ -321,20 +356,78 @@ fn tsdb_metrics(out: &mut Vec<MetricFamily>, s: &beacon_tsdb::DbStats) {
         "Total number of appended samples.",
         Counter,
     );
-    appended.push_value(Labels::from_pairs([("type", "float")]), s.head_samples_appended_total as f64);
+    appended.push_value(
+        Labels::from_pairs([("type", "float")]),
+        s.head_samples_appended_total as f64,
+    );
     out.push(appended);
     let rows: [(&str, &str, MetricType, f64); 11] = [
-        ("prometheus_tsdb_head_series", "Total number of series in the head block.", Gauge, s.head_series as f64),
-        ("prometheus_tsdb_head_series_created_total", "Total number of series created in the head", Counter, s.head_series_created_total as f64),
-        ("prometheus_tsdb_head_series_removed_total", "Total number of series removed in the head", Counter, s.head_series_removed_total as f64),
-        ("prometheus_tsdb_head_min_time", "Minimum time bound of the head block.", Gauge, s.head_min_time.unwrap_or(i64::MAX) as f64),
-        ("prometheus_tsdb_head_max_time", "Maximum timestamp of the head block.", Gauge, s.head_max_time.unwrap_or(i64::MIN) as f64),
-        ("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks", Gauge, s.blocks as f64),
-        ("prometheus_tsdb_storage_blocks_bytes", "The number of bytes that are currently used for local storage by all blocks.", Gauge, s.blocks_bytes as f64),
-        ("prometheus_tsdb_wal_corruptions_total", "Total number of WAL corruptions.", Counter, s.wal_corruptions_total as f64),
-        ("prometheus_tsdb_checkpoint_creations_total", "Total number of checkpoint creations attempted.", Counter, s.checkpoints_total as f64),
-        ("prometheus_tsdb_compactions_total", "Total number of compactions that were executed for the partition.", Counter, s.compactions_total as f64),
-        ("prometheus_tsdb_time_retentions_total", "The number of times that blocks were deleted because the maximum time limit was exceeded.", Counter, s.retention_deletions_total as f64),
+        (
+            "prometheus_tsdb_head_series",
+            "Total number of series in the head block.",
+            Gauge,
+            s.head_series as f64,
+        ),
+        (
+            "prometheus_tsdb_head_series_created_total",
+            "Total number of series created in the head",
+            Counter,
+            s.head_series_created_total as f64,
+        ),
+        (
+            "prometheus_tsdb_head_series_removed_total",
+            "Total number of series removed in the head",
+            Counter,
+            s.head_series_removed_total as f64,
+        ),
+        (
+            "prometheus_tsdb_head_min_time",
+            "Minimum time bound of the head block.",
+            Gauge,
+            s.head_min_time.unwrap_or(i64::MAX) as f64,
+        ),
+        (
+            "prometheus_tsdb_head_max_time",
+            "Maximum timestamp of the head block.",
+            Gauge,
+            s.head_max_time.unwrap_or(i64::MIN) as f64,
+        ),
+        (
+            "prometheus_tsdb_blocks_loaded",
+            "Number of currently loaded data blocks",
+            Gauge,
+            s.blocks as f64,
+        ),
+        (
+            "prometheus_tsdb_storage_blocks_bytes",
+            "The number of bytes that are currently used for local storage by all blocks.",
+            Gauge,
+            s.blocks_bytes as f64,
+        ),
+        (
+            "prometheus_tsdb_wal_corruptions_total",
+            "Total number of WAL corruptions.",
+            Counter,
+            s.wal_corruptions_total as f64,
+        ),
+        (
+            "prometheus_tsdb_checkpoint_creations_total",
+            "Total number of checkpoint creations attempted.",
+            Counter,
+            s.checkpoints_total as f64,
+        ),
+        (
+            "prometheus_tsdb_compactions_total",
+            "Total number of compactions that were executed for the partition.",
+            Counter,
+            s.compactions_total as f64,
+        ),
+        (
+            "prometheus_tsdb_time_retentions_total",
+            "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+            Counter,
+            s.retention_deletions_total as f64,
+        ),
     ];
     for (name, help, t, v) in rows {
         family(out, name, help, t, v);

@@ -53,7 +53,10 @@ mod tests {
         };
         let d = implicit.load().unwrap();
         assert!(d.path.is_none());
-        assert!(!d.config.scrape_configs.is_empty(), "the default scrapes itself");
+        assert!(
+            !d.config.scrape_configs.is_empty(),
+            "the default scrapes itself"
+        );
         let explicit = ConfigSource {
             path: path.clone(),
             explicit: true,
@@ -62,6 +65,9 @@ mod tests {
         std::fs::write(&path, "scrape_configs:\n  - job_name: x\n    bogus: 1\n").unwrap();
         assert!(implicit.load().is_err());
         std::fs::write(&path, "scrape_configs:\n  - job_name: x\n").unwrap();
-        assert_eq!(implicit.load().unwrap().config.scrape_configs[0].job_name, "x");
+        assert_eq!(
+            implicit.load().unwrap().config.scrape_configs[0].job_name,
+            "x"
+        );
     }
 }

@@ -118,9 +118,18 @@ impl Flags {
         let b = |v: bool| v.to_string();
         vec![
             ("config.file".into(), self.config_file.display().to_string()),
-            ("storage.tsdb.path".into(), self.tsdb_path.display().to_string()),
-            ("storage.tsdb.retention.time".into(), opt(&self.retention_time)),
-            ("storage.tsdb.retention.size".into(), opt(&self.retention_size)),
+            (
+                "storage.tsdb.path".into(),
+                self.tsdb_path.display().to_string(),
+            ),
+            (
+                "storage.tsdb.retention.time".into(),
+                opt(&self.retention_time),
+            ),
+            (
+                "storage.tsdb.retention.size".into(),
+                opt(&self.retention_size),
+            ),
             ("web.listen-address".into(), self.listen_address.clone()),
             ("web.external-url".into(), opt(&self.external_url)),
             ("web.route-prefix".into(), opt(&self.route_prefix)),
@@ -138,7 +147,10 @@ impl Flags {
                     .unwrap_or_default(),
             ),
             ("web.cors.origin".into(), self.cors_origin.clone()),
-            ("web.max-connections".into(), self.max_connections.to_string()),
+            (
+                "web.max-connections".into(),
+                self.max_connections.to_string(),
+            ),
             ("web.read-timeout".into(), self.read_timeout.clone()),
             ("query.lookback-delta".into(), self.lookback_delta.clone()),
             ("query.timeout".into(), self.query_timeout.clone()),
@@ -146,7 +158,10 @@ impl Flags {
                 "query.max-concurrency".into(),
                 self.query_max_concurrency.to_string(),
             ),
-            ("query.max-samples".into(), self.query_max_samples.to_string()),
+            (
+                "query.max-samples".into(),
+                self.query_max_samples.to_string(),
+            ),
             (
                 "rules.alert.for-outage-tolerance".into(),
                 self.rules_for_outage_tolerance.clone(),
@@ -155,7 +170,10 @@ impl Flags {
                 "rules.alert.for-grace-period".into(),
                 self.rules_for_grace_period.clone(),
             ),
-            ("rules.alert.resend-delay".into(), self.rules_resend_delay.clone()),
+            (
+                "rules.alert.resend-delay".into(),
+                self.rules_resend_delay.clone(),
+            ),
             ("log.level".into(), self.log_level.clone()),
             ("log.format".into(), self.log_format.clone()),
         ]

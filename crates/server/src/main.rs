@@ -18,8 +18,8 @@ use beacon_model::parse_duration_ms;
 use beacon_promql::EngineOptions;
 use beacon_web::promql_engine::PromqlEngine;
 use beacon_web::{Api, WebOptions};
-use clap::{CommandFactory, FromArgMatches};
 use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::App;
@@ -42,7 +42,10 @@ fn main() {
         Err(e) => e.exit(),
     };
     logging::init(&flags.log_level, &flags.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("beacon: cannot start the async runtime: {e}");
@@ -95,7 +98,8 @@ fn web_options(flags: &Flags) -> Result<WebOptions> {
 
 fn engine(flags: &Flags) -> Result<PromqlEngine> {
     Ok(PromqlEngine::new(EngineOptions {
-        lookback_delta_ms: duration_flag("query.lookback-delta", &flags.lookback_delta)?.as_millis() as i64,
+        lookback_delta_ms: duration_flag("query.lookback-delta", &flags.lookback_delta)?.as_millis()
+            as i64,
         max_samples: flags.query_max_samples,
         timeout: duration_flag("query.timeout", &flags.query_timeout)?,
         max_concurrent: flags.query_max_concurrency,
@@ -104,7 +108,10 @@ fn engine(flags: &Flags) -> Result<PromqlEngine> {
 }
 
 async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
-    tracing::info!(msg = "Starting Beacon Server", version = env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        msg = "Starting Beacon Server",
+        version = env!("CARGO_PKG_VERSION")
+    );
     let source = ConfigSource {
         path: flags.config_file.clone(),
         explicit: explicit_config,
@@ -241,5 +248,7 @@ async fn close_db(app: &Arc<App>) -> Result<()> {
             }
         }
     }
-    anyhow::bail!("the TSDB is still in use after shutdown; its WAL is intact and will be replayed on the next start")
+    anyhow::bail!(
+        "the TSDB is still in use after shutdown; its WAL is intact and will be replayed on the next start"
+    )
 }

@@ -44,7 +44,9 @@ pub fn scrape_options(sc: &ScrapeConfig) -> ScrapeOptions {
     o.enable_compression = sc.enable_compression;
     match beacon_discovery::from_config::http_settings(&sc.http) {
         Ok(c) => o.client = c,
-        Err(e) => tracing::error!(msg = "Unusable HTTP client settings; scraping without them", job = %sc.job_name, err = %e),
+        Err(e) => {
+            tracing::error!(msg = "Unusable HTTP client settings; scraping without them", job = %sc.job_name, err = %e)
+        }
     }
     o.relabel_configs = sc.relabel_configs.clone();
     o.metric_relabel_configs = sc.metric_relabel_configs.clone();
@@ -185,20 +187,53 @@ impl Scraping {
             MetricType::Gauge,
         );
         for (job, n) in &s.prometheus_target_scrape_pool_targets {
-            pool_targets.push_value(Labels::from_pairs([("scrape_job", job.as_str())]), *n as f64);
+            pool_targets.push_value(
+                Labels::from_pairs([("scrape_job", job.as_str())]),
+                *n as f64,
+            );
         }
         out.push(pool_targets);
         let counters: [(&str, u64); 12] = [
-            ("prometheus_target_scrapes_exceeded_sample_limit_total", s.prometheus_target_scrapes_exceeded_sample_limit_total),
-            ("prometheus_target_scrapes_exceeded_body_size_limit_total", s.prometheus_target_scrapes_exceeded_body_size_limit_total),
-            ("prometheus_target_scrape_pool_exceeded_label_limits_total", s.prometheus_target_scrape_pool_exceeded_label_limits_total),
-            ("prometheus_target_scrapes_sample_duplicate_timestamp_total", s.prometheus_target_scrapes_sample_duplicate_timestamp_total),
-            ("prometheus_target_scrapes_sample_out_of_order_total", s.prometheus_target_scrapes_sample_out_of_order_total),
-            ("prometheus_target_scrapes_sample_out_of_bounds_total", s.prometheus_target_scrapes_sample_out_of_bounds_total),
-            ("prometheus_target_scrape_pool_exceeded_target_limit_total", s.prometheus_target_scrape_pool_exceeded_target_limit_total),
-            ("prometheus_target_scrape_pool_reloads_total", s.prometheus_target_scrape_pool_reloads_total),
-            ("prometheus_target_scrape_pool_reloads_failed_total", s.prometheus_target_scrape_pool_reloads_failed_total),
-            ("prometheus_target_scrapes_cache_flush_forced_total", s.prometheus_target_scrapes_cache_flush_forced_total),
+            (
+                "prometheus_target_scrapes_exceeded_sample_limit_total",
+                s.prometheus_target_scrapes_exceeded_sample_limit_total,
+            ),
+            (
+                "prometheus_target_scrapes_exceeded_body_size_limit_total",
+                s.prometheus_target_scrapes_exceeded_body_size_limit_total,
+            ),
+            (
+                "prometheus_target_scrape_pool_exceeded_label_limits_total",
+                s.prometheus_target_scrape_pool_exceeded_label_limits_total,
+            ),
+            (
+                "prometheus_target_scrapes_sample_duplicate_timestamp_total",
+                s.prometheus_target_scrapes_sample_duplicate_timestamp_total,
+            ),
+            (
+                "prometheus_target_scrapes_sample_out_of_order_total",
+                s.prometheus_target_scrapes_sample_out_of_order_total,
+            ),
+            (
+                "prometheus_target_scrapes_sample_out_of_bounds_total",
+                s.prometheus_target_scrapes_sample_out_of_bounds_total,
+            ),
+            (
+                "prometheus_target_scrape_pool_exceeded_target_limit_total",
+                s.prometheus_target_scrape_pool_exceeded_target_limit_total,
+            ),
+            (
+                "prometheus_target_scrape_pool_reloads_total",
+                s.prometheus_target_scrape_pool_reloads_total,
+            ),
+            (
+                "prometheus_target_scrape_pool_reloads_failed_total",
+                s.prometheus_target_scrape_pool_reloads_failed_total,
+            ),
+            (
+                "prometheus_target_scrapes_cache_flush_forced_total",
+                s.prometheus_target_scrapes_cache_flush_forced_total,
+            ),
             ("beacon_scrapes_total", s.beacon_scrapes_total),
             ("beacon_scrapes_failed_total", s.beacon_scrapes_failed_total),
         ];
@@ -212,7 +247,10 @@ impl Scraping {
             "Total number of scrape pool creation attempts.",
             MetricType::Counter,
         );
-        pools.push_value(Labels::empty(), s.prometheus_target_scrape_pools_total as f64);
+        pools.push_value(
+            Labels::empty(),
+            s.prometheus_target_scrape_pools_total as f64,
+        );
         out.push(pools);
     }
 }

@@ -67,27 +67,54 @@ fn scrape_query_reload_restart() {
         get(port, &q),
         read(&log)
     );
-    let (s, body) = get(port, &format!("/api/v1/query?query=sum(e2e_requests_total)&time={}", t0 / 1000));
+    let (s, body) = get(
+        port,
+        &format!(
+            "/api/v1/query?query=sum(e2e_requests_total)&time={}",
+            t0 / 1000
+        ),
+    );
     assert_eq!(s, 200);
-    assert!(body.contains(r#""value":["#) && body.contains(r#","45"]"#), "{body}");
+    assert!(
+        body.contains(r#""value":["#) && body.contains(r#","45"]"#),
+        "{body}"
+    );
     let (_, targets) = get(port, "/api/v1/targets");
     assert!(targets.contains(r#""health":"up""#), "{targets}");
     assert!(metric_value(port, "prometheus_tsdb_head_series").is_some_and(|v| v != "0"));
-    assert_eq!(metric_value(port, "prometheus_config_last_reload_successful").as_deref(), Some("1"));
+    assert_eq!(
+        metric_value(port, "prometheus_config_last_reload_successful").as_deref(),
+        Some("1")
+    );
 
     // A bad config on SIGHUP: the old one stays, the failure is visible.
-    std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: [{job_name: x, bogus: 1}]\n").unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "scrape_configs: [{job_name: x, bogus: 1}]\n",
+    )
+    .unwrap();
     p.signal(libc::SIGHUP);
     assert!(eventually(Duration::from_secs(10), || {
         metric_value(port, "prometheus_config_last_reload_successful").as_deref() == Some("0")
     }));
-    assert!(get(port, "/api/v1/status/config").1.contains("job_name: e2e"));
+    assert!(
+        get(port, "/api/v1/status/config")
+            .1
+            .contains("job_name: e2e")
+    );
     // A good one through the lifecycle endpoint.
     std::fs::write(dir.path().join("prometheus.yml"), config(target.port)).unwrap();
     assert_eq!(http(port, "POST", "/-/reload", None).unwrap().0, 200);
-    assert_eq!(metric_value(port, "prometheus_config_last_reload_successful").as_deref(), Some("1"));
+    assert_eq!(
+        metric_value(port, "prometheus_config_last_reload_successful").as_deref(),
+        Some("1")
+    );
 
-    assert!(p.terminate(), "SIGTERM did not stop beacon cleanly; log:\n{}", read(&log));
+    assert!(
+        p.terminate(),
+        "SIGTERM did not stop beacon cleanly; log:\n{}",
+        read(&log)
+    );
     drop(target);
 
     // Restart without the target: the samples come back from disk.
@@ -106,25 +133,41 @@ fn default_config_and_path_prefix() {
         .current_dir(dir.path())
         .args([
             format!("--web.listen-address=127.0.0.1:{port}"),
-            format!("--web.external-url=http://proxy.example/prometheus/"),
+            "--web.external-url=http://proxy.example/prometheus/".to_owned(),
         ])
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut p = Proc { child, port, name: "beacon" };
+    let mut p = Proc {
+        child,
+        port,
+        name: "beacon",
+    };
     assert!(
-        eventually(support::READY_TIMEOUT, || get(port, "/prometheus/-/ready").0 == 200),
+        eventually(support::READY_TIMEOUT, || get(port, "/prometheus/-/ready")
+            .0
+            == 200),
         "not ready under /prometheus; log:\n{}",
         read(&log)
     );
-    assert!(read(&log).contains("embedded default configuration"), "{}", read(&log));
+    assert!(
+        read(&log).contains("embedded default configuration"),
+        "{}",
+        read(&log)
+    );
     assert_eq!(get(port, "/prometheus/-/healthy").0, 200);
     assert_eq!(get(port, "/-/healthy").0, 404);
     let (s, body) = get(port, "/prometheus/api/v1/status/config");
     assert_eq!(s, 200);
-    assert!(body.contains("job_name: prometheus"), "{body}");
+    assert!(body.contains("job_name: beacon"), "{body}");
     // Lifecycle is off by default.
-    assert_eq!(http(port, "POST", "/prometheus/-/quit", None).unwrap().0, 403);
-    assert!(dir.path().join("data").is_dir(), "default --storage.tsdb.path is data/");
+    assert_eq!(
+        http(port, "POST", "/prometheus/-/quit", None).unwrap().0,
+        403
+    );
+    assert!(
+        dir.path().join("data").is_dir(),
+        "default --storage.tsdb.path is data/"
+    );
     assert!(p.terminate(), "log:\n{}", read(&log));
 }

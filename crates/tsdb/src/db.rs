@@ -101,6 +101,8 @@ impl Options {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DbStats {
     pub head_series: u64,
+    /// Chunks in the head (open ones and full ones on disk).
+    pub head_chunks: u64,
     pub head_samples_appended_total: u64,
     pub head_samples_rejected_total: u64,
     pub head_series_created_total: u64,
@@ -224,6 +226,7 @@ impl Db {
         let range = self.head.time_range();
         DbStats {
             head_series: self.head.series_count() as u64,
+            head_chunks: self.head.chunk_count(),
             head_samples_appended_total: c.samples_appended.load(Ordering::Relaxed),
             head_samples_rejected_total: c.samples_rejected.load(Ordering::Relaxed),
             head_series_created_total: c.series_created.load(Ordering::Relaxed),

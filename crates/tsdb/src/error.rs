@@ -29,6 +29,8 @@ pub enum Error {
     InvalidRange { mint: i64, maxt: i64 },
     #[error("database is closed")]
     Closed,
+    #[error("WAL record of {len} bytes exceeds the limit of {limit} bytes")]
+    RecordTooLarge { len: usize, limit: usize },
 }
 
 /// The TSDB's result type.

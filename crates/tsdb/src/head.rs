@@ -20,12 +20,13 @@ use crate::chunk::histogram::HistSample;
 use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part, is_deleted};
 use crate::postings::{PostingsIndex, postings_for_matchers, union};
 use crate::record::{Record, RefHist, RefSample, Tombstone};
-use chunk_disk::ChunkDisk;
 use crate::series::{MemSeries, Pending, Value, Verdict, judge};
 use crate::wal::{self, ReplayStats, Wal, WalOptions};
+use chunk_disk::ChunkDisk;
 
 mod appender;
 pub mod chunk_disk;
+mod exemplars;
 mod postings;
 
 pub use appender::HeadAppender;
@@ -143,6 +144,7 @@ pub struct Head {
     tombstones: RwLock<HashMap<u32, Intervals>>,
     /// Where full chunks go (none: they stay in memory).
     disk: Option<ChunkDisk>,
+    exemplars: exemplars::ExemplarStore,
     pub counters: HeadCounters,
     replay: Mutex<ReplayStats>,
 }
@@ -171,6 +173,7 @@ impl Head {
             maxt: AtomicI64::new(i64::MIN),
             tombstones: RwLock::new(HashMap::new()),
             disk,
+            exemplars: exemplars::ExemplarStore::default(),
             counters: HeadCounters::default(),
             replay: Mutex::new(ReplayStats::default()),
         };
@@ -255,6 +258,11 @@ impl Head {
                     let _ = shard.send(theirs);
                 }
             }
+            Record::Exemplars(items) => {
+                for (id, e) in items {
+                    self.exemplars.add(resolve(id), e);
+                }
+            }
             Record::Tombstones(stones) => {
                 let mut ts = self.tombstones.write();
                 for Tombstone { id, mint, maxt } in stones {
@@ -279,7 +287,14 @@ impl Head {
                     let _ = shard.send(theirs);
                 }
             }
-            Record::Metadata(_) => {}
+            Record::Metadata(items) => {
+                let reg = self.registry.read();
+                for (id, m) in items {
+                    if let Some(s) = reg.get(resolve(id)) {
+                        s.data.lock().meta = Some(Box::new(m));
+                    }
+                }
+            }
         }
     }
 
@@ -354,9 +369,13 @@ impl Head {
             }
             let mut d = s.data.lock();
             let ok = match v {
-                Value::Float(v) => {
-                    d.apply(t, v, ooo_min_t, self.opts.chunk_range_ms, self.disk.as_ref())
-                }
+                Value::Float(v) => d.apply(
+                    t,
+                    v,
+                    ooo_min_t,
+                    self.opts.chunk_range_ms,
+                    self.disk.as_ref(),
+                ),
                 Value::Hist(h) => d.apply_hist(t, *h, self.opts.chunk_range_ms),
             };
             drop(d);
@@ -400,6 +419,47 @@ impl Head {
             self.maxt.load(Ordering::Relaxed),
         );
         (a <= b).then_some((a, b))
+    }
+
+    /// Chunks held by all series (walks every series: for stats, not for
+    /// hot paths).
+    pub fn chunk_count(&self) -> u64 {
+        self.all_series()
+            .iter()
+            .map(|s| {
+                let d = s.data.lock();
+                let hist = d
+                    .hist
+                    .as_ref()
+                    .map_or(0, |h| h.closed.len() + usize::from(!h.open.is_empty()));
+                (d.closed.len() + usize::from(d.open.is_some()) + hist) as u64
+            })
+            .sum()
+    }
+
+    /// Exemplars of the series matching `matchers` in `[mint, maxt]`.
+    pub fn exemplars(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, Vec<beacon_model::Exemplar>)> {
+        let series = self.select_series(matchers);
+        let ids: HashSet<u32> = series.iter().map(|s| s.id).collect();
+        let mut found = self.exemplars.query(&ids, mint, maxt);
+        let mut out: Vec<(Labels, Vec<beacon_model::Exemplar>)> = series
+            .iter()
+            .filter_map(|s| found.remove(&s.id).map(|e| (s.labels.clone(), e)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The metadata last recorded for the series with `labels`.
+    pub fn metadata(&self, labels: &Labels) -> Option<beacon_model::Metadata> {
+        let reg = self.registry.read();
+        let s = reg.lookup(labels.hash64(), labels)?;
+        s.data.lock().meta.as_deref().cloned()
     }
 
     /// Number of series.
@@ -603,6 +663,7 @@ impl Head {
             }
         }
         self.postings.write().remove(&ids, removed);
+        self.exemplars.forget(&ids);
         self.tombstones.write().retain(|id, _| !ids.contains(id));
         self.counters
             .series_removed
@@ -636,6 +697,12 @@ impl Head {
             )),
             Record::Metadata(m) => Some(Record::Metadata(
                 m.iter().filter(|(id, _)| alive(*id)).cloned().collect(),
+            )),
+            Record::Exemplars(e) => Some(Record::Exemplars(
+                e.iter()
+                    .filter(|(id, x)| x.t.is_some_and(|t| t >= mint) && alive(*id))
+                    .cloned()
+                    .collect(),
             )),
             Record::HistSamples(h) => Some(Record::HistSamples(
                 h.iter()

@@ -2,7 +2,7 @@
 //! Each payload starts with its type byte; the framing (length, CRC32C)
 //! belongs to `wal`. Layouts are in `docs/format/wal.md`.
 
-use beacon_model::{Labels, Metadata, MetricType};
+use beacon_model::{Exemplar, Labels, Metadata, MetricType};
 
 use crate::chunk::histogram::{HistSample, decode_sample, encode_sample};
 use crate::encoding::{DecodeError, DecodeResult, Decoder, put_bytes, put_uvarint, put_varint};
@@ -10,6 +10,7 @@ use crate::encoding::{DecodeError, DecodeResult, Decoder, put_bytes, put_uvarint
 pub const TYPE_SERIES: u8 = 1;
 pub const TYPE_SAMPLES: u8 = 2;
 pub const TYPE_TOMBSTONES: u8 = 3;
+pub const TYPE_EXEMPLARS: u8 = 4;
 pub const TYPE_METADATA: u8 = 5;
 pub const TYPE_HIST_SAMPLES: u8 = 6;
 
@@ -24,6 +25,23 @@ pub enum Record {
     Tombstones(Vec<Tombstone>),
     Metadata(Vec<(u32, Metadata)>),
     HistSamples(Vec<RefHist>),
+    Exemplars(Vec<(u32, Exemplar)>),
+}
+
+/// Appends an exemplars record: per exemplar the series id, time, value
+/// and labels.
+pub fn encode_exemplars(out: &mut Vec<u8>, items: &[(u32, Exemplar)]) {
+    out.push(TYPE_EXEMPLARS);
+    for (id, e) in items {
+        put_uvarint(out, u64::from(*id));
+        put_varint(out, e.t.unwrap_or(0));
+        out.extend_from_slice(&e.value.to_bits().to_le_bytes());
+        put_uvarint(out, e.labels.len() as u64);
+        for l in &e.labels {
+            put_bytes(out, l.name.as_bytes());
+            put_bytes(out, l.value.as_bytes());
+        }
+    }
 }
 
 /// A native histogram sample of series `id`.
@@ -154,6 +172,36 @@ pub fn decode(payload: &[u8]) -> DecodeResult<Record> {
             }
             Ok(Record::Metadata(out))
         }
+        TYPE_EXEMPLARS => {
+            let mut out = Vec::new();
+            while !d.is_empty() {
+                let id = d.uvarint32()?;
+                let t = d.varint()?;
+                let value = f64::from_bits(d.u64_le()?);
+                let n = usize::try_from(d.uvarint()?).map_err(|_| DecodeError::Invalid)?;
+                if n > LABELS_PER_SERIES_MAX {
+                    return Err(DecodeError::Invalid);
+                }
+                let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let name = d.str()?;
+                    if pairs.last().is_some_and(|p| p.0 >= name) {
+                        return Err(DecodeError::Invalid);
+                    }
+                    pairs.push((name, d.str()?));
+                }
+                let labels = Labels::from_sorted(pairs);
+                out.push((
+                    id,
+                    Exemplar {
+                        labels,
+                        value,
+                        t: Some(t),
+                    },
+                ));
+            }
+            Ok(Record::Exemplars(out))
+        }
         TYPE_HIST_SAMPLES => {
             let mut out = Vec::new();
             while !d.is_empty() {
@@ -232,6 +280,7 @@ mod tests {
             Record::Samples(s) => encode_samples(&mut buf, s),
             Record::Tombstones(s) => encode_tombstones(&mut buf, s),
             Record::Metadata(m) => encode_metadata(&mut buf, m),
+            Record::Exemplars(e) => encode_exemplars(&mut buf, e),
             Record::HistSamples(h) => {
                 encode_hist_samples(&mut buf, h.iter().map(|x| (x.id, x.t, &x.h)))
             }
@@ -266,6 +315,14 @@ mod tests {
                 v: f64::INFINITY,
             },
         ]));
+        check(Record::Exemplars(vec![(
+            9,
+            Exemplar {
+                labels: Labels::from_pairs([("trace_id", "abc")]),
+                value: 0.5,
+                t: Some(-3),
+            },
+        )]));
         check(Record::Tombstones(vec![Tombstone {
             id: 1,
             mint: i64::MIN,

@@ -61,6 +61,8 @@ pub struct SeriesData {
     pub pending: Option<Pending>,
     /// Native histogram samples, when the series has any.
     pub hist: Option<Box<HistData>>,
+    /// Type, help and unit, when a scrape reported them.
+    pub meta: Option<Box<beacon_model::Metadata>>,
 }
 
 /// See `SeriesData::pending`.
@@ -386,7 +388,10 @@ impl SeriesData {
             o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>()
         });
         let hist = self.hist.as_ref().map_or(0, |h| {
-            h.closed.iter().map(|c| c.bytes.as_ref().len() + 48).sum::<usize>()
+            h.closed
+                .iter()
+                .map(|c| c.bytes.as_ref().len() + 48)
+                .sum::<usize>()
                 + h.open.bytes().len()
                 + 256
         });
@@ -432,7 +437,13 @@ mod tests {
         assert_eq!(s.closed.len(), 2);
         assert!(s.apply(1_000_000, 0.0, i64::MAX, 1_000_000, None));
         assert_eq!(s.closed.len(), 3, "range boundary cuts the chunk");
-        assert!(s.apply(1_000_000, beacon_model::stale_nan(), i64::MAX, 1_000_000, None));
+        assert!(s.apply(
+            1_000_000,
+            beacon_model::stale_nan(),
+            i64::MAX,
+            1_000_000,
+            None
+        ));
         assert!(beacon_model::is_stale_nan(f64::from_bits(
             s.last().unwrap().1
         )));

@@ -146,9 +146,18 @@ pub fn dump(
     }
     for (labels, parts) in by_labels {
         let mut it = join(parts);
-        while it.next() == ValueType::Float {
-            let (t, v) = it.at();
-            writeln!(out, "{labels} {} {t}", format_value(v)).map_err(w(dir))?;
+        loop {
+            match it.next() {
+                ValueType::None => break,
+                ValueType::Float => {
+                    let (t, v) = it.at();
+                    writeln!(out, "{labels} {} {t}", format_value(v)).map_err(w(dir))?;
+                }
+                ValueType::Histogram | ValueType::FloatHistogram => {
+                    let (t, h) = it.at_float_histogram();
+                    writeln!(out, "{labels} {h:?} {t}").map_err(w(dir))?;
+                }
+            }
         }
     }
     Ok(())

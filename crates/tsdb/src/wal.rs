@@ -371,7 +371,12 @@ impl Wal {
     pub fn log(&mut self, payloads: &[&[u8]]) -> Result<()> {
         self.buf.clear();
         for p in payloads {
-            assert!(p.len() <= RECORD_LEN_MAX, "record over limit");
+            if p.len() > RECORD_LEN_MAX {
+                return Err(Error::RecordTooLarge {
+                    len: p.len(),
+                    limit: RECORD_LEN_MAX,
+                });
+            }
             frame(&mut self.buf, p);
         }
         if self.size + self.buf.len() as u64 > self.opts.segment_size_max
@@ -497,6 +502,7 @@ pub fn encode(out: &mut Vec<u8>, rec: &Record) {
         }
         Record::Tombstones(t) => record::encode_tombstones(out, t),
         Record::Metadata(m) => record::encode_metadata(out, m),
+        Record::Exemplars(e) => record::encode_exemplars(out, e),
         Record::HistSamples(h) => {
             record::encode_hist_samples(out, h.iter().map(|x| (x.id, x.t, &x.h)))
         }

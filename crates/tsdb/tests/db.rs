@@ -245,6 +245,7 @@ fn wal_off_and_stats() {
     fill(&db, &["m"], 0, 1000, 10);
     let st = db.stats();
     assert_eq!(st.head_series, 1);
+    assert_eq!(st.head_chunks, 1);
     assert_eq!(st.head_samples_appended_total, 100);
     assert_eq!(st.head_min_time, Some(0));
     db.close().unwrap();
@@ -288,4 +289,93 @@ fn damaged_block_files_are_errors_naming_the_file() {
         assert!(matches!(e, Error::Corruption { .. }), "{file}: {e}");
         assert!(e.to_string().contains(file), "{file}: {e}");
     }
+}
+
+#[test]
+fn db_is_shareable_across_threads() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Db>();
+    check::<std::sync::Arc<Db>>();
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+    let writers: Vec<_> = (0..4)
+        .map(|k| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let name = format!("w{k}");
+                fill(&db, &[name.as_str()], 0, 1000, 10);
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(db.stats().head_samples_appended_total, 400);
+}
+
+#[test]
+fn metadata_is_logged_and_replayed() {
+    use beacon_model::{Metadata, MetricType};
+    let dir = tempfile::tempdir().unwrap();
+    let m = Metadata {
+        metric_type: MetricType::Counter,
+        help: "Requests served.".into(),
+        unit: "requests".into(),
+    };
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut app = db.appender();
+        let r = app
+            .update_metadata(SeriesRef::NONE, &l("reqs"), &m)
+            .unwrap();
+        app.append(r, &l("reqs"), 10, 1.0).unwrap();
+        app.commit().unwrap();
+        drop(app);
+        assert_eq!(db.head().metadata(&l("reqs")), Some(m.clone()));
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.head().metadata(&l("reqs")), Some(m));
+    assert_eq!(db.head().metadata(&l("other")), None);
+}
+
+#[test]
+fn exemplars_are_stored_ordered_and_replayed() {
+    use beacon_model::Exemplar;
+    let dir = tempfile::tempdir().unwrap();
+    let ex = |t: i64, trace: &str| Exemplar {
+        labels: Labels::from_pairs([("trace_id", trace)]),
+        value: 0.25,
+        t: Some(t),
+    };
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut app = db.appender();
+        let r = app.append(SeriesRef::NONE, &l("lat"), 100, 1.0).unwrap();
+        app.append_exemplar(r, &l("lat"), &ex(100, "a")).unwrap();
+        // Without a time, an exemplar takes its sample's.
+        let untimed = Exemplar {
+            t: None,
+            ..ex(0, "b")
+        };
+        app.append(r, &l("lat"), 200, 2.0).unwrap();
+        app.append_exemplar(r, &l("lat"), &untimed).unwrap();
+        app.commit().unwrap();
+        let e = app.append_exemplar(r, &l("lat"), &ex(50, "c")).unwrap_err();
+        assert!(
+            matches!(e, StorageError::Append(AppendError::OutOfOrderExemplar)),
+            "{e}"
+        );
+        let long = "x".repeat(200);
+        assert!(app.append_exemplar(r, &l("lat"), &ex(300, &long)).is_err());
+        drop(app);
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let got = db
+        .head()
+        .exemplars(&[Matcher::equal("__name__", "lat")], 0, 1000);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, vec![ex(100, "a"), ex(200, "b")]);
+    assert!(db.head().exemplars(&[], 150, 1000)[0].1.len() == 1);
 }

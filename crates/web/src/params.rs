@@ -104,7 +104,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 pub fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match p.opt(name) {
         None | Some("") => Ok(default),
-        Some(s) => parse_time(s).map_err(|e| ApiError::invalid_param(name, e)),
+        Some(s) => parse_time(s).map_err(|e| {
+            ApiError::invalid_param(name, format!("Invalid time value for '{name}': {e}"))
+        }),
     }
 }
 

@@ -254,7 +254,7 @@ async fn query_parameter_errors() {
         "/api/v1/query?query=up&time=abc",
         400,
         "bad_data",
-        "invalid parameter \"time\": cannot parse \"abc\" to a valid timestamp",
+        "invalid parameter \"time\": Invalid time value for 'time': cannot parse \"abc\" to a valid timestamp",
     )
     .await;
     check_err(

@@ -144,7 +144,9 @@ impl CredentialChain {
                 session_token: get("aws_session_token"),
                 expires: None,
             }),
-            _ => Err(no_creds(format!("profile {profile:?} has no keys in {path}"))),
+            _ => Err(no_creds(format!(
+                "profile {profile:?} has no keys in {path}"
+            ))),
         }
     }
 
@@ -152,8 +154,13 @@ impl CredentialChain {
     async fn imds_credentials(&self, http: &reqwest::Client) -> Result<AwsCredentials> {
         let base = self.imds_endpoint();
         let token = imds_token(http, &base).await?;
-        let roles = imds_get(http, &base, &token, "/latest/meta-data/iam/security-credentials/")
-            .await?;
+        let roles = imds_get(
+            http,
+            &base,
+            &token,
+            "/latest/meta-data/iam/security-credentials/",
+        )
+        .await?;
         let role = roles
             .lines()
             .next()
@@ -170,7 +177,10 @@ pub async fn imds_token(http: &reqwest::Client, base: &str) -> Result<String> {
     let url = format!("{base}/latest/api/token");
     let resp = http
         .put(&url)
-        .header("X-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL_SECS.to_string())
+        .header(
+            "X-aws-ec2-metadata-token-ttl-seconds",
+            IMDS_TOKEN_TTL_SECS.to_string(),
+        )
         .timeout(IMDS_TIMEOUT)
         .send()
         .await
@@ -179,7 +189,12 @@ pub async fn imds_token(http: &reqwest::Client, base: &str) -> Result<String> {
 }
 
 /// GETs an IMDS path with a session token.
-pub async fn imds_get(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Result<String> {
+pub async fn imds_get(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> Result<String> {
     let url = format!("{base}{path}");
     let resp = http
         .get(&url)
@@ -211,7 +226,11 @@ pub(crate) async fn read_ok_body(mut resp: reqwest::Response, url: &str) -> Resu
     if !status.is_success() {
         return Err(Error::Http {
             url: url.to_owned(),
-            reason: format!("HTTP {}: {}", status.as_u16(), text.chars().take(300).collect::<String>()),
+            reason: format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                text.chars().take(300).collect::<String>()
+            ),
         });
     }
     Ok(text)
@@ -290,9 +309,18 @@ mod tests {
     #[test]
     fn ini_lookup() {
         let text = "[default]\naws_access_key_id = A\n\n[profile prod]\naws_access_key_id=B\n# c\naws_secret_access_key = S\n";
-        assert_eq!(ini_value(text, "default", "aws_access_key_id").as_deref(), Some("A"));
-        assert_eq!(ini_value(text, "prod", "aws_access_key_id").as_deref(), Some("B"));
-        assert_eq!(ini_value(text, "prod", "aws_secret_access_key").as_deref(), Some("S"));
+        assert_eq!(
+            ini_value(text, "default", "aws_access_key_id").as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            ini_value(text, "prod", "aws_access_key_id").as_deref(),
+            Some("B")
+        );
+        assert_eq!(
+            ini_value(text, "prod", "aws_secret_access_key").as_deref(),
+            Some("S")
+        );
         assert_eq!(ini_value(text, "default", "aws_secret_access_key"), None);
     }
 

@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(d.reservations[0].owner_id, "123");
         assert_eq!(i.instance_state.name, "running");
         assert_eq!(i.tags.items[0].value, "web-1");
-        assert_eq!(i.network_interfaces.items[0].subnet_id.as_deref(), Some("subnet-1"));
+        assert_eq!(
+            i.network_interfaces.items[0].subnet_id.as_deref(),
+            Some("subnet-1")
+        );
         assert!(parse_describe_instances("<oops").is_err());
         let empty = parse_describe_instances("<DescribeInstancesResponse/>").unwrap();
         assert!(empty.reservations.is_empty());

@@ -92,7 +92,7 @@ impl Evaluator<'_> {
             None => None,
         };
         let steps = self.eval_vector(&a.expr)?;
-        let mut keys: HashMap<Labels, Labels> = HashMap::new();
+        let mut keys = GroupIndex::default();
         let mut out = Vec::with_capacity(steps.len());
         for (i, vec) in steps.into_iter().enumerate() {
             self.tick()?;
@@ -122,7 +122,7 @@ impl Evaluator<'_> {
         a: &AggregateExpr,
         vec: Vector,
         p: &Param,
-        keys: &mut HashMap<Labels, Labels>,
+        keys: &mut GroupIndex,
     ) -> Result<Vector> {
         match a.op {
             AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio => {
@@ -143,17 +143,20 @@ impl Evaluator<'_> {
             );
         }
         let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        // Group ids are stable across steps; `slot` maps them to this
+        // step's groups, so each sample costs one hash lookup.
+        let mut slot: Vec<usize> = Vec::new();
         for s in vec {
-            let key = keys
-                .entry(s.metric.clone())
-                .or_insert_with(|| Self::group_key(a, &s.metric))
-                .clone();
-            let gi = *index.entry(key.clone()).or_insert_with(|| {
+            let id = keys.id(a, &s.metric);
+            if slot.len() < keys.keys.len() {
+                slot.resize(keys.keys.len(), usize::MAX);
+            }
+            if slot[id] == usize::MAX {
                 let name = s.metric.get("__name__").unwrap_or("").to_owned();
-                groups.push(Group::new(key, name));
-                groups.len() - 1
-            });
+                groups.push(Group::new(keys.keys[id].clone(), name));
+                slot[id] = groups.len() - 1;
+            }
+            let gi = slot[id];
             groups[gi].drop_name |= s.drop_name;
             self.accumulate(a, &mut groups[gi], s);
         }
@@ -276,7 +279,7 @@ impl Evaluator<'_> {
         a: &AggregateExpr,
         vec: Vector,
         p: &Param,
-        keys: &mut HashMap<Labels, Labels>,
+        keys: &mut GroupIndex,
     ) -> Result<Vector> {
         let Param::Num(pv) = *p else {
             return Ok(Vec::new());
@@ -297,10 +300,7 @@ impl Evaluator<'_> {
                 saw_hist = true;
                 continue;
             }
-            let key = keys
-                .entry(s.metric.clone())
-                .or_insert_with(|| Self::group_key(a, &s.metric))
-                .clone();
+            let key = keys.key(a, &s.metric).clone();
             let gi = *index.entry(key).or_insert_with(|| {
                 groups.push(Vec::new());
                 groups.len() - 1
@@ -356,7 +356,7 @@ impl Evaluator<'_> {
         a: &AggregateExpr,
         vec: Vector,
         p: &Param,
-        keys: &mut HashMap<Labels, Labels>,
+        keys: &mut GroupIndex,
     ) -> Result<Vector> {
         let Param::Str(label) = p else {
             return Ok(Vec::new());
@@ -367,10 +367,7 @@ impl Evaluator<'_> {
         let mut counts: Vec<(Labels, f64)> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for s in vec {
-            let key = keys
-                .entry(s.metric.clone())
-                .or_insert_with(|| Self::group_key(a, &s.metric))
-                .clone();
+            let key = keys.key(a, &s.metric).clone();
             let value = match &s.h {
                 Some(h) => super::hist::hist_string(h),
                 None => format_float(s.f),
@@ -424,6 +421,41 @@ fn hist_result(metric: Labels, h: Option<FloatHistogram>) -> Sample {
         f: 0.0,
         h: h.map(Box::new),
         drop_name: false,
+    }
+}
+
+/// Maps series to aggregation groups, remembering both across steps.
+#[derive(Default)]
+pub(crate) struct GroupIndex {
+    by_series: HashMap<Labels, usize>,
+    by_key: HashMap<Labels, usize>,
+    /// Group labels by id.
+    keys: Vec<Labels>,
+}
+
+impl GroupIndex {
+    /// The group id of a series.
+    fn id(&mut self, a: &AggregateExpr, metric: &Labels) -> usize {
+        if let Some(&id) = self.by_series.get(metric) {
+            return id;
+        }
+        let key = Evaluator::group_key(a, metric);
+        let id = match self.by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                self.keys.push(key.clone());
+                self.by_key.insert(key, self.keys.len() - 1);
+                self.keys.len() - 1
+            }
+        };
+        self.by_series.insert(metric.clone(), id);
+        id
+    }
+
+    /// The group labels of a series.
+    fn key(&mut self, a: &AggregateExpr, metric: &Labels) -> &Labels {
+        let id = self.id(a, metric);
+        &self.keys[id]
     }
 }
 

@@ -133,7 +133,7 @@ pub(crate) fn hist_binop(
             Some((0.0, Some(Box::new(out))))
         }
         (BinOp::Eql | BinOp::Neq, Some(l), Some(r)) => {
-            let eq = l == r;
+            let eq = same_histogram(l, r);
             let keep = if b.op == BinOp::Eql { eq } else { !eq };
             if b.return_bool {
                 return Some((if keep { 1.0 } else { 0.0 }, None));
@@ -353,12 +353,20 @@ pub(crate) fn hist_instant(
     }
     let mut out = cur.clone();
     let reset = rate && cur.detect_reset(prev);
-    if !reset && out.add_signed(prev, -1.0).is_err() {
-        annos.push(Annotation::Warn(format!(
-            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
-            c.metric_name
-        )));
-        return Out::None;
+    if !reset {
+        match out.add_signed(prev, -1.0) {
+            Ok(true) => annos.push(Annotation::Info(
+                "mismatched custom buckets were reconciled during subtraction".into(),
+            )),
+            Ok(false) => {}
+            Err(_) => {
+                annos.push(Annotation::Warn(format!(
+                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                    c.metric_name
+                )));
+                return Out::None;
+            }
+        }
     }
     if rate {
         out.div(interval as f64 / 1000.0);
@@ -702,10 +710,16 @@ fn hist_variance(h: &FloatHistogram) -> f64 {
         if b.count == 0.0 {
             continue;
         }
-        let val = if b.lower <= 0.0 && b.upper >= 0.0 {
+        let val = if h.uses_custom_buckets() {
+            // The first custom bucket starts at 0 when its bound is positive.
+            let lower = if b.lower == f64::NEG_INFINITY && b.upper > 0.0 {
+                0.0
+            } else {
+                b.lower
+            };
+            (lower + b.upper) / 2.0
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
             0.0
-        } else if h.uses_custom_buckets() {
-            (b.lower + b.upper) / 2.0
         } else {
             let v = (b.lower * b.upper).abs().sqrt();
             if b.upper < 0.0 { -v } else { v }

@@ -141,15 +141,33 @@ impl Evaluator<'_> {
                     .then(|| &s.hists[hi - 1])
                     .filter(|p| p.0 > r - lookback);
                 if vs.smoothed && !want_ts {
-                    if let Some(h) = smoothed_hist(&s.hists, hi, r, lookback) {
-                        slot.push(Sample {
+                    let near = |t: i64| t > r - lookback && t <= r + lookback;
+                    let has_f = s.floats.iter().any(|p| near(p.0));
+                    let has_h = s.hists.iter().any(|p| near(p.0));
+                    let name = s.metric.get("__name__").unwrap_or("");
+                    if has_f && has_h {
+                        self.warn(
+                            format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                            vs.pos,
+                        );
+                        continue;
+                    }
+                    match smoothed_hist(&s.hists, hi, r, lookback) {
+                        Some(Some(h)) => slot.push(Sample {
                             metric: s.metric.clone(),
                             f: 0.0,
                             h: Some(Box::new(h)),
                             drop_name: false,
-                        });
-                    } else if let Some(v) = smoothed_value(&s.floats, fi, r, lookback) {
-                        slot.push(Sample::float(s.metric.clone(), v));
+                        }),
+                        Some(None) => self.warn(
+                            format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                            vs.pos,
+                        ),
+                        None => {
+                            if let Some(v) = smoothed_value(&s.floats, fi, r, lookback) {
+                                slot.push(Sample::float(s.metric.clone(), v));
+                            }
+                        }
                     }
                     continue;
                 }
@@ -311,27 +329,29 @@ fn smoothed_value(floats: &[(i64, f64)], fi: usize, r: i64, lookback: i64) -> Op
     }
 }
 
-/// [`smoothed_value`] for histograms; `hi` counts samples at or before `r`.
+/// [`smoothed_value`] for histograms; `hi` counts samples at or before
+/// `r`. `Some(None)` when the neighbours cannot be interpolated (mixed
+/// exponential and custom buckets).
 fn smoothed_hist(
     hs: &[(i64, Arc<FloatHistogram>)],
     hi: usize,
     r: i64,
     lookback: i64,
-) -> Option<FloatHistogram> {
+) -> Option<Option<FloatHistogram>> {
     let before = (hi > 0)
         .then(|| &hs[hi - 1])
         .filter(|p| p.0 > r - lookback)?;
     if before.0 == r {
-        return Some((*before.1).clone());
+        return Some(Some((*before.1).clone()));
     }
     match hs.get(hi).filter(|p| p.0 <= r + lookback) {
         Some(after) => {
             let frac = (r - before.0) as f64 / (after.0 - before.0) as f64;
             // Histograms that are not gauges are counters: a drop is a reset.
             let counter = after.1.counter_reset_hint != beacon_model::CounterResetHint::Gauge;
-            interpolate_hist(&before.1, &after.1, frac, counter)
+            Some(interpolate_hist(&before.1, &after.1, frac, counter))
         }
-        None => Some((*before.1).clone()),
+        None => Some(Some((*before.1).clone())),
     }
 }
 
@@ -546,7 +566,15 @@ pub(crate) fn steps_to_series(ev: &Evaluator<'_>, steps: Vec<Vector>) -> Vec<Ser
                 out.len() - 1
             });
             match s.h {
-                Some(h) => out[idx].hists.push((t, Arc::new(*h))),
+                Some(mut h) => {
+                    // A subquery may repeat a sample at several steps, so a
+                    // stored reset hint no longer describes the step before;
+                    // resets are detected from the values instead.
+                    if h.counter_reset_hint != beacon_model::CounterResetHint::Gauge {
+                        h.counter_reset_hint = beacon_model::CounterResetHint::Unknown;
+                    }
+                    out[idx].hists.push((t, Arc::new(*h)))
+                }
                 None => out[idx].floats.push((t, s.f)),
             }
         }
@@ -576,9 +604,21 @@ where
             let ahead = if arg.smoothed { lookback } else { 0 };
             let a = s.floats.partition_point(|p| p.0 <= lo - lookback);
             let b = s.floats.partition_point(|p| p.0 <= r + ahead);
-            extend_floats(&s.floats[a..b], lo, r, arg.smoothed, counter, &mut buf);
             let ha = s.hists.partition_point(|p| p.0 <= lo - lookback);
             let hb = s.hists.partition_point(|p| p.0 <= r + ahead);
+            if arg.anchored && a < b && ha < hb {
+                // Floats and histograms together: anchor on the newest
+                // sample of either kind at or before the window start.
+                let (fl, hs) = (&s.floats[a..b], &s.hists[ha..hb]);
+                let last_f = fl.iter().rev().find(|p| p.0 <= lo).map(|p| p.0);
+                let last_h = hs.iter().rev().find(|p| p.0 <= lo).map(|p| p.0);
+                let anchor = last_f.max(last_h).unwrap_or(i64::MIN);
+                let fl: Vec<(i64, f64)> = fl.iter().filter(|p| p.0 >= anchor).copied().collect();
+                let hs: Vec<_> = hs.iter().filter(|p| p.0 >= anchor).cloned().collect();
+                f(i, &fl, &hs)?;
+                continue;
+            }
+            extend_floats(&s.floats[a..b], lo, r, arg.smoothed, counter, &mut buf);
             let hbuf = extend_hists(&s.hists[ha..hb], lo, r, arg.smoothed, counter);
             f(i, &buf, &hbuf)?;
         }

@@ -81,7 +81,12 @@ fn serve_one(s: TcpStream, body: &dyn Fn(&str) -> String) {
 
 /// A GET or POST with a form body; returns (status, body). Handles
 /// `Content-Length` and chunked responses; never asks for compression.
-pub fn http(port: u16, method: &str, path: &str, form: Option<&str>) -> std::io::Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = form.unwrap_or("");
@@ -104,8 +109,17 @@ pub fn http(port: u16, method: &str, path: &str, form: Option<&str>) -> std::io:
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    Ok((status, if chunked { dechunk(rest) } else { rest.to_owned() }))
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((
+        status,
+        if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        },
+    ))
 }
 
 pub fn get(port: u16, path: &str) -> (u16, String) {
@@ -156,7 +170,11 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("{} not ready after {READY_TIMEOUT:?}; log:\n{}", self.name, read(log));
+        panic!(
+            "{} not ready after {READY_TIMEOUT:?}; log:\n{}",
+            self.name,
+            read(log)
+        );
     }
 
     /// Sends `sig` to the process.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use beacon_model::{FloatHistogram, Histogram, Labels, SeriesRef, Timestamp};
+use beacon_model::{Exemplar, FloatHistogram, Histogram, Labels, Metadata, SeriesRef, Timestamp};
 use beacon_storage::{AppendError, Appender};
 
 use super::Head;
@@ -38,6 +38,10 @@ pub struct HeadAppender<'a> {
     /// Series seen without a WAL series record yet (noted while their
     /// memory is hot, re-checked under the WAL lock at commit).
     unlogged: Vec<Arc<MemSeries>>,
+    /// Metadata changes of this batch.
+    metadata: Vec<(Arc<MemSeries>, Metadata)>,
+    /// Exemplars of this batch.
+    exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
 }
 
 /// Checks a new series' labels against the limits.
@@ -81,6 +85,8 @@ impl<'a> HeadAppender<'a> {
             batch: next_batch_id(),
             samples: Vec::new(),
             unlogged: Vec::new(),
+            metadata: Vec::new(),
+            exemplars: Vec::new(),
         }
     }
 
@@ -147,6 +153,8 @@ impl<'a> HeadAppender<'a> {
     fn clear(&mut self) {
         self.samples.clear();
         self.unlogged.clear();
+        self.metadata.clear();
+        self.exemplars.clear();
         // A fresh id makes this batch's pending marks stale.
         self.batch = next_batch_id();
     }
@@ -219,7 +227,107 @@ impl Head {
     }
 }
 
+impl Head {
+    /// Logs metadata changes and exemplars (with series records for series
+    /// not yet in the WAL), then applies them.
+    fn commit_extras(
+        &self,
+        items: &[(Arc<MemSeries>, Metadata)],
+        exemplars: &[(Arc<MemSeries>, Exemplar)],
+    ) -> Result<()> {
+        if items.is_empty() && exemplars.is_empty() {
+            return Ok(());
+        }
+        let mut wal = self.wal.lock();
+        if let Some(w) = wal.as_mut() {
+            let mut new_series: Vec<&Arc<MemSeries>> = items
+                .iter()
+                .map(|(s, _)| s)
+                .chain(exemplars.iter().map(|(s, _)| s))
+                .filter(|s| !s.logged.load(Ordering::Relaxed))
+                .collect();
+            new_series.sort_by_key(|s| s.id);
+            new_series.dedup_by_key(|s| s.id);
+            let mut series = Vec::new();
+            record::encode_series(&mut series, new_series.iter().map(|s| (s.id, &s.labels)));
+            let mut meta = Vec::new();
+            let by_id: Vec<(u32, Metadata)> =
+                items.iter().map(|(s, m)| (s.id, m.clone())).collect();
+            record::encode_metadata(&mut meta, &by_id);
+            let mut ex = Vec::new();
+            let ex_by_id: Vec<(u32, Exemplar)> =
+                exemplars.iter().map(|(s, e)| (s.id, e.clone())).collect();
+            record::encode_exemplars(&mut ex, &ex_by_id);
+            let mut payloads: Vec<&[u8]> = Vec::new();
+            if !new_series.is_empty() {
+                payloads.push(&series);
+            }
+            if !by_id.is_empty() {
+                payloads.push(&meta);
+            }
+            if !ex_by_id.is_empty() {
+                payloads.push(&ex);
+            }
+            w.log(&payloads)?;
+            for s in new_series {
+                s.logged.store(true, Ordering::Relaxed);
+            }
+        }
+        for (s, m) in items {
+            s.data.lock().meta = Some(Box::new(m.clone()));
+        }
+        for (s, e) in exemplars {
+            self.exemplars.add(s.id, e.clone());
+        }
+        Ok(())
+    }
+}
+
 impl Appender for HeadAppender<'_> {
+    fn append_exemplar(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        e: &Exemplar,
+    ) -> beacon_storage::Result<SeriesRef> {
+        let s = self.resolve(r, labels)?;
+        let id = SeriesRef(u64::from(s.id));
+        let mut e = e.clone();
+        if e.t.is_none() {
+            // An exemplar without its own time belongs to the sample it
+            // came with: the series' newest.
+            e.t = self
+                .samples
+                .iter()
+                .rev()
+                .find(|x| x.0.id == s.id)
+                .map(|x| x.1)
+                .or_else(|| s.data.lock().last().map(|l| l.0));
+        }
+        if e.t.is_none() {
+            return Err(AppendError::OutOfOrderExemplar.into());
+        }
+        if self.head.exemplars.check(s.id, &e)? {
+            self.exemplars.push((s, e));
+        }
+        Ok(id)
+    }
+
+    fn update_metadata(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        m: &Metadata,
+    ) -> beacon_storage::Result<SeriesRef> {
+        let s = self.resolve(r, labels)?;
+        let id = SeriesRef(u64::from(s.id));
+        // Scrapes repeat metadata every time; only changes are logged.
+        if s.data.lock().meta.as_deref() != Some(m) {
+            self.metadata.push((s, m.clone()));
+        }
+        Ok(id)
+    }
+
     fn append(
         &mut self,
         r: SeriesRef,
@@ -259,7 +367,10 @@ impl Appender for HeadAppender<'_> {
     fn commit(&mut self) -> beacon_storage::Result<()> {
         let mut unlogged = std::mem::take(&mut self.unlogged);
         let mut samples = std::mem::take(&mut self.samples);
-        let res = self.head.commit_batch(&mut samples, &mut unlogged);
+        let res = self
+            .head
+            .commit_batch(&mut samples, &mut unlogged)
+            .and_then(|()| self.head.commit_extras(&self.metadata, &self.exemplars));
         self.unlogged = unlogged;
         self.samples = samples;
         self.clear();

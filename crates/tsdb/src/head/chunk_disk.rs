@@ -31,7 +31,9 @@ pub struct MappedFile {
 
 impl std::fmt::Debug for MappedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MappedFile").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("MappedFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -39,7 +41,10 @@ impl MappedFile {
     /// The bytes `[start, end)`, which a finished `write` put there.
     pub fn slice(&self, start: u32, end: u32) -> &[u8] {
         let (start, end) = (start as usize, end as usize);
-        assert!(start <= end && end <= self.map.len(), "head chunk range outside its file");
+        assert!(
+            start <= end && end <= self.map.len(),
+            "head chunk range outside its file"
+        );
         // SAFETY: the range lies inside the mapping (checked above), which
         // lives as long as `self`. `ChunkDisk::write` wrote these bytes with
         // `pwrite` before handing out the range and never writes a range
