@@ -13,6 +13,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::METRIC_NAME;
 
 /// One label pair, borrowed from a `Labels`.
@@ -34,17 +36,27 @@ impl Default for Labels {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
     while n >= 0x80 {
-        out.push((n as u8) | 0x80);
         n >>= 7;
+        len += 1;
     }
-    out.push(n as u8);
+    len
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+/// Writes `s` with its varint length prefix at `pos`; returns the next position.
+fn put_str_at(buf: &mut [u8], mut pos: usize, s: &str) -> usize {
+    let mut n = s.len();
+    while n >= 0x80 {
+        buf[pos] = (n as u8) | 0x80;
+        n >>= 7;
+        pos += 1;
+    }
+    buf[pos] = n as u8;
+    pos += 1;
+    buf[pos..pos + s.len()].copy_from_slice(s.as_bytes());
+    pos + s.len()
 }
 
 /// Reads one length-prefixed string at `pos`; returns it and the next position.
@@ -64,7 +76,7 @@ fn get_str(data: &[u8], pos: usize) -> (&str, usize) {
     }
     let bytes = &data[p..p + n];
     debug_assert!(std::str::from_utf8(bytes).is_ok());
-    // SAFETY: every string in `data` was copied from a `&str` by `put_str`
+    // SAFETY: every string in `data` was copied from a `&str` by `put_str_at`
     // and the varint framing is written only by this module, so `bytes` is
     // exactly one of those strings and therefore valid UTF-8.
     let s = unsafe { std::str::from_utf8_unchecked(bytes) };
@@ -100,20 +112,27 @@ impl Labels {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let mut out = Vec::with_capacity(64);
-        let mut prev: Option<&str> = None;
+        // Two passes (size, then fill) so the shared buffer is allocated
+        // exactly once: this runs for every new series a scrape sees.
+        let pairs: SmallVec<[(&str, &str); 16]> = pairs.into_iter().collect();
+        debug_assert!(
+            pairs.windows(2).all(|w| w[0].0 < w[1].0),
+            "labels not sorted: {pairs:?}"
+        );
+        let len: usize = pairs
+            .iter()
+            .map(|(n, v)| varint_len(n.len()) + n.len() + varint_len(v.len()) + v.len())
+            .sum();
+        // `repeat_n` has a trusted length, so `collect` allocates the Arc once.
+        let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let buf = Arc::get_mut(&mut data).expect("freshly allocated Arc is unique");
+        let mut pos = 0;
         for (n, v) in pairs {
-            debug_assert!(
-                prev.is_none_or(|p| p < n),
-                "labels not sorted: {prev:?} >= {n:?}"
-            );
-            prev = Some(n);
-            put_str(&mut out, n);
-            put_str(&mut out, v);
+            pos = put_str_at(buf, pos, n);
+            pos = put_str_at(buf, pos, v);
         }
-        Labels {
-            data: Arc::from(out),
-        }
+        debug_assert_eq!(pos, len);
+        Labels { data }
     }
 
     /// Number of label pairs.

@@ -15,6 +15,13 @@
 //!   scrape (node_exporter's weak spot on hung NFS mounts).
 //! - [`server`]: HTTP, content negotiation and gzip; [`cli`]: the flags.
 //!
+//! Known differences from node_exporter 1.5: no `go_*` and `promhttp_*`
+//! families (there is no Go runtime), `node_exporter_build_info` carries
+//! this crate's version, `--web.config.file` (TLS, basic auth) is refused
+//! at startup rather than ignored, `--collector.timeout` is new, and of
+//! the collectors only the default Linux set that applies to servers and
+//! VMs exists (no zpool I/O/state or btrfs ioctl device error counters).
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use beacon_node_exporter::{collector, scrape};

@@ -299,12 +299,21 @@ impl<'a> Evaluator<'a> {
     fn steps_to_matrix(&mut self, steps: Vec<Vector>) -> Result<Vec<RangeSeries>> {
         let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
         let mut out: Vec<(RangeSeries, bool)> = Vec::new();
+        // Steps usually list the same series in the same order: try the
+        // series at this position in the previous step before hashing.
+        let mut prev_ids: Vec<usize> = Vec::new();
+        let mut ids: Vec<usize> = Vec::new();
         for (i, vec) in steps.into_iter().enumerate() {
             let t = self.ts(i);
-            for s in vec {
+            ids.clear();
+            for (j, s) in vec.into_iter().enumerate() {
+                let guess = prev_ids
+                    .get(j)
+                    .copied()
+                    .filter(|&g| out[g].1 == s.drop_name && out[g].0.labels == s.metric);
                 let key = (s.metric, s.drop_name);
-                let idx = match index.get(&key) {
-                    Some(i) => *i,
+                let idx = match guess.or_else(|| index.get(&key).copied()) {
+                    Some(i) => i,
                     None => {
                         out.push((
                             RangeSeries {
@@ -317,11 +326,13 @@ impl<'a> Evaluator<'a> {
                         out.len() - 1
                     }
                 };
+                ids.push(idx);
                 match s.h {
                     Some(h) => out[idx].0.histograms.push((t, *h)),
                     None => out[idx].0.floats.push((t, s.f)),
                 }
             }
+            std::mem::swap(&mut prev_ids, &mut ids);
         }
         let mut merged: HashMap<Labels, usize> = HashMap::with_capacity(out.len());
         let mut result: Vec<RangeSeries> = Vec::with_capacity(out.len());
