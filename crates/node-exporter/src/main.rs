@@ -11,7 +11,18 @@ use beacon_node_exporter::scrape::Registry;
 use beacon_node_exporter::server::{self, AppState};
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what failed, on what, and what to do.
+            eprintln!("beacon-node-exporter: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let (rest, switches) = cli::split_collector_flags(std::env::args().collect());
     let args = Args::parse_from(rest);
     init_logging(&args);

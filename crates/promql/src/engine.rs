@@ -1,6 +1,6 @@
 //! The query engine: options, limits, and the instant/range entry points.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -65,15 +65,58 @@ impl CancelToken {
     }
 }
 
-/// Evaluates PromQL queries against a `Queryable`.
+/// Limits how many queries run at once; callers beyond the limit wait
+/// for a slot (until their deadline), like Prometheus's query gate.
+#[derive(Debug, Default)]
+struct Gate {
+    running: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A held slot of the gate, released on drop.
+struct Slot<'a>(&'a Gate);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        self.0.freed.notify_one();
+    }
+}
+
+impl Gate {
+    fn enter(&self, max: usize, deadline: Instant) -> Result<Slot<'_>> {
+        let mut n = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while max > 0 && *n >= max {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            n = self
+                .freed
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *n += 1;
+        Ok(Slot(self))
+    }
+}
+
+/// Evaluates PromQL queries against a `Queryable`. Clones share the
+/// concurrency limit.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     opts: EngineOptions,
+    gate: Arc<Gate>,
 }
 
 impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
-        Engine { opts }
+        Engine {
+            opts,
+            gate: Arc::new(Gate::default()),
+        }
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -133,6 +176,7 @@ impl Engine {
     ) -> Result<QueryResult> {
         let ast = crate::parse(expr)?;
         let deadline = Instant::now() + self.opts.timeout;
+        let _slot = self.gate.enter(self.opts.max_concurrent, deadline)?;
         let mut ev = Evaluator::new(
             q,
             &self.opts,

@@ -333,10 +333,15 @@ impl Lexer<'_> {
         let start = self.i;
         self.i += 1;
         let mut out = String::new();
+        // Bytes from `\x`/octal escapes, decoded as UTF-8 once complete.
+        let mut bytes: Vec<u8> = Vec::new();
         loop {
             let Some(&c) = self.b.get(self.i) else {
                 return Err(self.err(start, "unterminated quoted string"));
             };
+            if !(c == b'\\' && matches!(self.peek(1), b'x' | b'0'..=b'7')) {
+                flush_bytes(&mut out, &mut bytes);
+            }
             if c == quote {
                 self.i += 1;
                 return Ok(out);
@@ -351,7 +356,7 @@ impl Lexer<'_> {
             }
             if c == b'\\' {
                 self.i += 1;
-                self.escape(quote, &mut out)?;
+                self.escape(quote, &mut out, &mut bytes)?;
                 continue;
             }
             out.push(self.next_char());
@@ -365,7 +370,12 @@ impl Lexer<'_> {
     }
 
     /// Decodes one Go-style escape sequence (the backslash is consumed).
-    fn escape(&mut self, quote: u8, out: &mut String) -> Result<(), ParseError> {
+    fn escape(
+        &mut self,
+        quote: u8,
+        out: &mut String,
+        bytes: &mut Vec<u8>,
+    ) -> Result<(), ParseError> {
         let pos = self.i;
         let Some(&c) = self.b.get(self.i) else {
             return Err(self.err(pos, "escape sequence not terminated"));
@@ -404,14 +414,54 @@ impl Lexer<'_> {
             .ok_or_else(|| self.err(pos, "invalid escape sequence"))?;
         self.i += len;
         if c == b'x' || radix == 8 {
-            // Go strings hold bytes; a lone byte >= 0x80 is not valid UTF-8,
-            // so it becomes the replacement character here.
-            out.push(char::from_u32(v).filter(|_| v < 0x80).unwrap_or('\u{fffd}'));
+            // Go strings hold bytes: collect them and decode when the run
+            // of byte escapes ends.
+            bytes.push(u8::try_from(v).map_err(|_| self.err(pos, "octal escape value > 255"))?);
         } else {
             out.push(char::from_u32(v).ok_or_else(|| self.err(pos, "invalid unicode code point"))?);
         }
         Ok(())
     }
+}
+
+/// Byte escapes that do not form valid UTF-8 become characters from this
+/// private-use block (`INVALID_BYTE_BASE + byte`), so the string stays
+/// valid Rust while label-name checks can still reject it and messages can
+/// print the original `\xNN`.
+pub const INVALID_BYTE_BASE: u32 = 0x10_FF00;
+
+/// The original byte of a character produced for an invalid byte escape.
+pub fn invalid_byte(c: char) -> Option<u8> {
+    let v = u32::from(c);
+    (INVALID_BYTE_BASE + 0x80..=INVALID_BYTE_BASE + 0xff)
+        .contains(&v)
+        .then(|| u8::try_from(v - INVALID_BYTE_BASE).unwrap_or(0))
+}
+
+/// Appends `bytes` decoded as UTF-8 to `out`, mapping invalid bytes to
+/// the private-use block, and empties `bytes`.
+fn flush_bytes(out: &mut String, bytes: &mut Vec<u8>) {
+    let mut rest: &[u8] = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (ok, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(ok).unwrap_or(""));
+                let n = e.error_len().unwrap_or(bad.len()).max(1);
+                for b in &bad[..n] {
+                    let ch =
+                        char::from_u32(INVALID_BYTE_BASE + u32::from(*b)).unwrap_or('\u{fffd}');
+                    out.push(ch);
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
+    bytes.clear();
 }
 
 /// Parses a decimal float the way Go's `ParseInt(s, 0)`/`ParseFloat` pair

@@ -35,6 +35,9 @@ pub fn quote(s: &str) -> String {
             '\x08' => out.push_str("\\b"),
             '\x0c' => out.push_str("\\f"),
             '\x0b' => out.push_str("\\v"),
+            c if crate::lexer::invalid_byte(c).is_some() => {
+                let _ = write!(out, "\\x{:02x}", crate::lexer::invalid_byte(c).unwrap_or(0));
+            }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }

@@ -2,7 +2,7 @@
 //! time and the expected result in a compact text form.
 
 use beacon_model::{Labels, SeriesRef};
-use beacon_promql::{Engine, EngineOptions, Error, Value};
+use beacon_promql::{CancelToken, Engine, EngineOptions, Error, Value};
 use beacon_storage::{Appendable, MemStorage};
 
 /// A test series: metric name, other labels, one value per step from t=0.
@@ -197,6 +197,35 @@ fn limits_and_errors() {
     );
     let err = engine.instant_query(&db(), "rate(", 0).unwrap_err();
     assert!(matches!(err, Error::Parse(_)));
+}
+
+#[test]
+fn cancellation_timeout_and_concurrency() {
+    let engine = Engine::new(EngineOptions::default());
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = engine
+        .range_query_with_cancel(&db(), "temp", 0, 60_000, 15_000, &cancel)
+        .unwrap_err();
+    assert!(matches!(err, Error::Canceled), "{err}");
+    let engine = Engine::new(EngineOptions {
+        timeout: std::time::Duration::ZERO,
+        ..EngineOptions::default()
+    });
+    let err = engine.instant_query(&db(), "temp", 0).unwrap_err();
+    assert_eq!(err.to_string(), "query timed out in query execution");
+    // Clones share one gate; with one slot, queries still run one by one.
+    let engine = Engine::new(EngineOptions {
+        max_concurrent: 1,
+        ..EngineOptions::default()
+    });
+    let storage = db();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let (e, st) = (engine.clone(), &storage);
+            s.spawn(move || e.instant_query(st, "sum(temp)", 0).unwrap());
+        }
+    });
 }
 
 #[test]

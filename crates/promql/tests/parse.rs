@@ -32,6 +32,10 @@ fn literals() {
     check(r#""a\"b""#, r#""a\"b""#);
     check("'single'", r#""single""#);
     check("`raw\\n`", r#""raw\\n""#);
+    // Byte escapes form UTF-8 when they can; invalid bytes print back as is.
+    check(r#""\xc3\xa9""#, "\"\u{e9}\"");
+    check(r#""a\xc5z""#, r#""a\xc5z""#);
+    check(r#""\101""#, r#""A""#);
 }
 
 #[test]

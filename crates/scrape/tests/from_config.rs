@@ -40,11 +40,14 @@ async fn yaml_to_samples() {
     let mut dm = DiscoveryManager::new();
     let mut rx = dm.subscribe();
     dm.apply_config(jobs);
-    let groups = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|g| g.contains_key("node")))
-        .await
-        .expect("discovery publishes the static job")
-        .unwrap()
-        .clone();
+    let groups = tokio::time::timeout(
+        Duration::from_secs(30),
+        rx.wait_for(|g| g.contains_key("node")),
+    )
+    .await
+    .expect("discovery publishes the static job")
+    .unwrap()
+    .clone();
 
     let db = Arc::new(MemStorage::new());
     let now = Arc::new(AtomicI64::new(1_000_000));
@@ -68,7 +71,11 @@ async fn yaml_to_samples() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].labels.get("env"), Some("prod"));
     assert_eq!(kept[0].labels.get("job"), Some("node"));
-    assert!(q.select(&[Matcher::equal("__name__", "drop_me")]).unwrap().is_empty());
+    assert!(
+        q.select(&[Matcher::equal("__name__", "drop_me")])
+            .unwrap()
+            .is_empty()
+    );
     dm.stop();
     m.stop().await;
 }

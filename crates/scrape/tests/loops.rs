@@ -40,9 +40,12 @@ async fn loops_scrape_on_their_own_and_stop_marks_stale() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
     tokio::spawn(async move {
-        axum::serve(l, Router::new().route("/metrics", get(|| async { "a 1\n" })))
-            .await
-            .unwrap()
+        axum::serve(
+            l,
+            Router::new().route("/metrics", get(|| async { "a 1\n" })),
+        )
+        .await
+        .unwrap()
     });
     let db = Arc::new(MemStorage::new());
     let m = Arc::new(ScrapeManager::new(db.clone(), ManagerOptions::default()));
@@ -51,17 +54,30 @@ async fn loops_scrape_on_their_own_and_stop_marks_stale() {
     o.scrape_timeout = Duration::from_millis(100);
     m.apply_options(&[o]).await.unwrap();
     let mut groups = JobGroups::new();
-    groups.insert("fast".into(), vec![TargetGroup::from_addresses("0", [addr.as_str()], Labels::empty())]);
+    groups.insert(
+        "fast".into(),
+        vec![TargetGroup::from_addresses(
+            "0",
+            [addr.as_str()],
+            Labels::empty(),
+        )],
+    );
     let (_tx, rx) = tokio::sync::watch::channel(groups);
     let runner = {
         let m = m.clone();
         tokio::spawn(async move { m.run(rx).await })
     };
-    wait_until("three scrapes", || up_samples(&db).iter().filter(|v| **v == 1.0).count() >= 3).await;
+    wait_until("three scrapes", || {
+        up_samples(&db).iter().filter(|v| **v == 1.0).count() >= 3
+    })
+    .await;
     m.stop().await;
     runner.await.unwrap();
     assert!(is_stale_nan(*up_samples(&db).last().unwrap()));
     let snap = m.stats();
     assert!(snap.beacon_scrapes_total >= 3);
-    assert!(snap.prometheus_target_interval_length_seconds.contains_key("100ms"));
+    assert!(
+        snap.prometheus_target_interval_length_seconds
+            .contains_key("100ms")
+    );
 }

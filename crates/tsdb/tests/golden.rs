@@ -1,6 +1,7 @@
 //! Golden fixtures: `testdata/v1/db` is a data directory written by format
 //! version 1 (a block with float and histogram chunks and tombstones, a WAL
-//! checkpoint, WAL segments with float and histogram records). The
+//! checkpoint, WAL segments with series, float and histogram samples,
+//! tombstones, metadata and exemplar records). The
 //! tests open it and check every sample, and check that today's writer
 //! still produces byte-identical index, chunk, tombstone and WAL files, so
 //! a format change cannot slip in without a new version.
@@ -12,7 +13,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use beacon_model::{FloatHistogram, Histogram, Labels, Matcher, SeriesRef, Span};
+use beacon_model::{
+    Exemplar, FloatHistogram, Histogram, Labels, Matcher, Metadata, MetricType, SeriesRef, Span,
+};
 use beacon_storage::{Appendable, Queryable, ValueType};
 use beacon_tsdb::{Db, Options};
 
@@ -72,6 +75,22 @@ fn histogram(t: i64) -> (Option<Histogram>, Option<FloatHistogram>) {
     }
 }
 
+fn metadata() -> Metadata {
+    Metadata {
+        metric_type: MetricType::Gauge,
+        help: "A golden gauge.".into(),
+        unit: "seconds".into(),
+    }
+}
+
+fn exemplar() -> Exemplar {
+    Exemplar {
+        labels: Labels::from_pairs([("trace_id", "0af7651916cd43dd")]),
+        value: 0.125,
+        t: Some(2000),
+    }
+}
+
 fn write_fixture(dir: &Path) {
     let db = Db::open(dir, opts()).unwrap();
     let mut app = db.appender();
@@ -83,6 +102,12 @@ fn write_fixture(dir: &Path) {
         let (h, fh) = histogram(t);
         app.append_histogram(SeriesRef::NONE, &hist_labels(), t, h.as_ref(), fh.as_ref())
             .unwrap();
+        if t == 2000 {
+            app.update_metadata(SeriesRef::NONE, &labels(1), &metadata())
+                .unwrap();
+            app.append_exemplar(SeriesRef::NONE, &labels(1), &exemplar())
+                .unwrap();
+        }
         app.commit().unwrap();
     }
     drop(app);

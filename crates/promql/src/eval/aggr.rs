@@ -361,8 +361,11 @@ impl Evaluator<'_> {
         let Param::Str(label) = p else {
             return Ok(Vec::new());
         };
-        if !beacon_model::is_valid_utf8_name(label) {
-            return Err(Error::Eval(format!("invalid label name {label:?}")));
+        if !super::funcs::valid_label_name(label) {
+            return Err(Error::Eval(format!(
+                "invalid label name {}",
+                crate::printer::quote(label)
+            )));
         }
         let mut counts: Vec<(Labels, f64)> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();

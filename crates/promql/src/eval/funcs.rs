@@ -32,6 +32,12 @@ pub(crate) fn absent_labels(e: &Expr) -> Labels {
     Labels::from_pairs(seen)
 }
 
+/// A valid label name: UTF-8 (no invalid byte escapes) and non-empty.
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    beacon_model::is_valid_utf8_name(s)
+        && !s.chars().any(|c| crate::lexer::invalid_byte(c).is_some())
+}
+
 /// Go's `math.Max`/`math.Min`: NaN wins.
 fn go_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
@@ -361,7 +367,7 @@ impl Evaluator<'_> {
                 "invalid regular expression in label_replace(): {re_src}"
             ))
         })?;
-        if !beacon_model::is_valid_utf8_name(&dst) {
+        if !valid_label_name(&dst) {
             return Err(Error::Eval(format!(
                 "invalid destination label name in label_replace(): {dst}"
             )));
@@ -397,7 +403,7 @@ impl Evaluator<'_> {
         for a in &c.args[3..] {
             srcs.push(self.string_arg(a)?);
         }
-        if !beacon_model::is_valid_utf8_name(&dst) {
+        if !valid_label_name(&dst) {
             return Err(Error::Eval(format!(
                 "invalid destination label name in label_join(): {dst}"
             )));

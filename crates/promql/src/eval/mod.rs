@@ -139,11 +139,12 @@ impl<'a> Evaluator<'a> {
     /// Checks the timeout and cancellation.
     pub fn tick(&mut self) -> Result<()> {
         self.ticks += 1;
-        if self.ticks.is_multiple_of(CHECK_EVERY) {
+        // Checked on the first call and then every CHECK_EVERY calls.
+        if self.ticks % CHECK_EVERY == 1 {
             if self.cancel.is_canceled() {
                 return Err(Error::Canceled);
             }
-            if Instant::now() > self.deadline {
+            if Instant::now() >= self.deadline {
                 return Err(Error::Timeout);
             }
         }
