@@ -254,10 +254,8 @@ async fn manager_runs_file_sd_and_reloads() {
         addresses(g, "files") == ["a:1", "b:2"]
     })
     .await;
-    // A broken write keeps the last good groups.
-    std::fs::write(&file, "[{").unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(addresses(&rx.borrow(), "files"), ["a:1", "b:2"]);
+    // (A broken write keeping the last good groups is checked directly on
+    // the provider in the unit tests, without waiting on the poller.)
     // Reload: one job changes, one is removed.
     let static2 = SdConfig::Static(vec![TargetGroup::from_addresses(
         "0",

@@ -1,7 +1,7 @@
 //! The query engine: options, limits, and the instant/range entry points.
 
-use std::sync::{Arc, Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use beacon_storage::Queryable;

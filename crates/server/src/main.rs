@@ -93,7 +93,39 @@ fn web_options(flags: &Flags) -> Result<WebOptions> {
         cors_origin: beacon_web::router::cors_regex(&flags.cors_origin)?,
         query_timeout: duration_flag("query.timeout", &flags.query_timeout)?,
         max_concurrency: flags.query_max_concurrency,
+        security: Arc::new(web_security(flags)?),
     })
+}
+
+/// Basic auth users and headers from `--web.config.file`. TLS is not
+/// served yet, so a file asking for it is refused rather than silently
+/// served in plain text.
+fn web_security(flags: &Flags) -> Result<beacon_web::auth::WebSecurity> {
+    let Some(path) = &flags.web_config_file else {
+        return Ok(beacon_web::auth::WebSecurity::default());
+    };
+    let wc = beacon_config::web::WebConfig::load(path)
+        .with_context(|| format!("loading --web.config.file {}", path.display()))?;
+    if wc.tls_enabled() {
+        anyhow::bail!(
+            "{}: tls_server_config is not supported by this build yet; terminate TLS in a proxy and remove it",
+            path.display()
+        );
+    }
+    let users = wc
+        .basic_auth_users
+        .iter()
+        .map(|(u, h)| (u.clone(), h.expose().to_owned()))
+        .collect();
+    let mut headers = Vec::new();
+    for (k, v) in &wc.http_server_config.headers {
+        let name = axum::http::HeaderName::from_bytes(k.as_bytes())
+            .with_context(|| format!("{}: invalid header name {k:?}", path.display()))?;
+        let value = axum::http::HeaderValue::from_str(v)
+            .with_context(|| format!("{}: invalid value for header {k}", path.display()))?;
+        headers.push((name, value));
+    }
+    Ok(beacon_web::auth::WebSecurity::new(users, headers))
 }
 
 fn engine(flags: &Flags) -> Result<PromqlEngine> {

@@ -12,6 +12,7 @@
 //! - [`json`]: Go-compatible JSON output; [`params`]: parameter parsing.
 //! - [`promql_engine`]: the [`QueryEngine`] over `beacon-promql`.
 
+pub mod auth;
 pub mod backend;
 pub mod engine;
 mod error;

@@ -39,6 +39,8 @@ pub struct WebOptions {
     pub query_timeout: Duration,
     /// `--query.max-concurrency`.
     pub max_concurrency: usize,
+    /// Basic auth and extra headers from `--web.config.file`.
+    pub security: Arc<crate::auth::WebSecurity>,
 }
 
 impl WebOptions {
@@ -53,6 +55,7 @@ impl WebOptions {
                 .unwrap_or_else(|_| regex::Regex::new("^$").expect("literal regex")),
             query_timeout: Duration::from_secs(120),
             max_concurrency: 20,
+            security: Arc::default(),
         }
     }
 }
@@ -202,10 +205,14 @@ pub fn router(api: Arc<Api>) -> Router {
         .layer(DefaultBodyLimit::max(FORM_BODY_BYTES_MAX))
         .layer(CompressionLayer::new())
         .with_state(Arc::clone(&api));
-    match api.opts.route_prefix.as_str() {
+    let routed = match api.opts.route_prefix.as_str() {
         "/" | "" => inner,
         prefix => Router::new().nest(prefix, inner),
-    }
+    };
+    routed.layer(middleware::from_fn_with_state(
+        Arc::clone(&api.opts.security),
+        crate::auth::guard,
+    ))
 }
 
 async fn api_not_found() -> ApiError {
