@@ -22,7 +22,9 @@ pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(8);
 struct Entry {
     collector: Arc<dyn Collector>,
     /// Set while an `update` of this collector is in flight.
-    running: Arc<AtomicBool>,
+    /// Set while a run of this collector that overran its timeout has not
+    /// returned yet; such a collector is not started again.
+    stuck: Arc<AtomicBool>,
 }
 
 /// The enabled collectors and how long each may take.
@@ -46,17 +48,8 @@ impl Selection {
     }
 }
 
-/// Clears the running flag however the update ends, panics included.
-struct RunningGuard(Arc<AtomicBool>);
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-/// A collector to run, with the flag that marks it running.
-type Job = (Arc<dyn Collector>, RunningGuard);
+/// A collector to run, with its stuck flag.
+type Job = (Arc<dyn Collector>, Arc<AtomicBool>);
 
 /// Collectors of one scrape, claimed in order by worker threads.
 struct JobQueue {
@@ -74,6 +67,9 @@ struct Slot {
     outcome: Option<Outcome>,
     /// The scrape gave up on it; a late result is dropped.
     abandoned: bool,
+    /// The collector's stuck flag, set and cleared under the slots lock so
+    /// a run that ends just as it times out cannot leave it set.
+    stuck: Arc<AtomicBool>,
 }
 
 impl JobQueue {
@@ -97,7 +93,7 @@ fn spawn_worker(queue: Arc<JobQueue>) {
                     }
                 }
             };
-            let Some((collector, _guard)) = job else {
+            let Some((collector, _)) = job else {
                 continue;
             };
             let name = collector.name();
@@ -120,7 +116,9 @@ fn spawn_worker(queue: Arc<JobQueue>) {
                 elapsed: start.elapsed(),
             };
             let mut slots = queue.lock_slots();
-            if !slots[i].abandoned {
+            if slots[i].abandoned {
+                slots[i].stuck.store(false, Ordering::Release);
+            } else {
                 slots[i].outcome = Some(outcome);
             }
         }
@@ -151,7 +149,7 @@ impl Registry {
             .into_iter()
             .map(|collector| Entry {
                 collector,
-                running: Arc::default(),
+                stuck: Arc::default(),
             })
             .collect();
         Registry {
@@ -187,7 +185,7 @@ impl Registry {
             .filter(|e| sel.wants(e.collector.name()))
         {
             let name = e.collector.name();
-            if e.running.swap(true, Ordering::AcqRel) {
+            if e.stuck.load(Ordering::Acquire) {
                 outcomes.push(failed(
                     name,
                     Error::StillRunning { collector: name },
@@ -195,7 +193,7 @@ impl Registry {
                 ));
                 continue;
             }
-            jobs.push((e.collector.clone(), RunningGuard(e.running.clone())));
+            jobs.push((e.collector.clone(), e.stuck.clone()));
         }
         outcomes.extend(self.run_jobs(jobs).await);
         self.assemble(outcomes)
@@ -203,10 +201,16 @@ impl Registry {
 
     async fn run_jobs(&self, jobs: Vec<Job>) -> Vec<Outcome> {
         let names: Vec<&'static str> = jobs.iter().map(|(c, _)| c.name()).collect();
-        let n = jobs.len();
+        let slots = jobs
+            .iter()
+            .map(|(_, stuck)| Slot {
+                stuck: stuck.clone(),
+                ..Slot::default()
+            })
+            .collect();
         let queue = Arc::new(JobQueue {
             jobs: Mutex::new(jobs.into_iter().map(Some).collect()),
-            slots: Mutex::new((0..n).map(|_| Slot::default()).collect()),
+            slots: Mutex::new(slots),
             next: AtomicUsize::new(0),
             finished: tokio::sync::Notify::new(),
         });
@@ -227,6 +231,7 @@ impl Registry {
                         };
                         slot.outcome = Some(failed(names[i], e, self.timeout));
                         slot.abandoned = true;
+                        slot.stuck.store(true, Ordering::Release);
                     }
                 }
                 if slots.iter().all(|s| s.outcome.is_some()) {

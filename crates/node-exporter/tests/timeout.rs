@@ -198,3 +198,31 @@ fn hung_mount_is_reported_and_skipped() {
     }
     assert!(ok, "mount stayed stuck after its statfs returned");
 }
+
+/// Takes a little while, well under the timeout.
+struct Slow;
+
+impl Collector for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+    fn update(&self, out: &mut MetricSet) -> beacon_node_exporter::Result<()> {
+        // Simulated work, long enough for two scrapes to overlap.
+        std::thread::sleep(Duration::from_millis(50));
+        out.gauge("slow_value", "Always 1.", &[], 1.0);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scrapes_both_succeed() {
+    // Two Prometheus servers (an HA pair) may scrape at the same moment; a
+    // collector busy for the other scrape is not "stuck".
+    let reg = Registry::new(vec![Arc::new(Slow), Arc::new(Quick)], TIMEOUT);
+    let sel = Selection::default();
+    let (a, b) = tokio::join!(reg.gather(&sel), reg.gather(&sel));
+    for fams in [a, b] {
+        assert_eq!(success(&fams, "slow"), Some(1.0));
+        assert_eq!(success(&fams, "quick"), Some(1.0));
+    }
+}

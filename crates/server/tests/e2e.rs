@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Proc, Target, eventually, free_port, get, http, now_ms, read};
+use support::{Proc, Target, eventually, free_port, get, http, http_raw, now_ms, read};
 
 const BEACON: &str = env!("CARGO_BIN_EXE_beacon");
 
@@ -168,6 +168,54 @@ fn default_config_and_path_prefix() {
     assert!(
         dir.path().join("data").is_dir(),
         "default --storage.tsdb.path is data/"
+    );
+    assert!(p.terminate(), "log:\n{}", read(&log));
+}
+
+#[test]
+fn basic_auth_and_headers_from_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!("basic_auth_users:\n  alice: {hash}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").unwrap();
+    let port = free_port();
+    let log = dir.path().join("beacon.log");
+    let mut a = args(dir.path(), port);
+    a.push(format!("--web.config.file={}", web.display()));
+    let mut p = Proc::spawn("beacon", BEACON, &a, port, &log);
+    // Readiness needs credentials too, so poll with them.
+    let alice = "Authorization: Basic YWxpY2U6czNjcmV0\r\n";
+    assert!(
+        eventually(support::READY_TIMEOUT, || {
+            http_raw(port, "GET", "/-/ready", None, alice).is_ok_and(|r| r.0 == 200)
+        }),
+        "log:\n{}",
+        read(&log)
+    );
+    let (s, head, _) = http_raw(port, "GET", "/api/v1/labels", None, "").unwrap();
+    assert_eq!(s, 401);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic"),
+        "{head}"
+    );
+    let wrong = "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n";
+    assert_eq!(
+        http_raw(port, "GET", "/api/v1/labels", None, wrong)
+            .unwrap()
+            .0,
+        401
+    );
+    let (s, head, body) = http_raw(port, "GET", "/api/v1/labels", None, alice).unwrap();
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-frame-options: deny"),
+        "{head}"
     );
     assert!(p.terminate(), "log:\n{}", read(&log));
 }

@@ -25,7 +25,10 @@ pub struct WebSecurity {
 }
 
 impl WebSecurity {
-    pub fn new(users: BTreeMap<String, String>, headers: Vec<(HeaderName, HeaderValue)>) -> WebSecurity {
+    pub fn new(
+        users: BTreeMap<String, String>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> WebSecurity {
         WebSecurity {
             users,
             headers,
@@ -62,7 +65,9 @@ impl WebSecurity {
 
 /// `Basic base64(user:pass)` into its parts.
 fn parse_basic(v: &str) -> Option<(String, String)> {
-    let b64 = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
     let raw = decode_base64(b64.trim())?;
     let text = String::from_utf8(raw).ok()?;
     let (u, p) = text.split_once(':')?;

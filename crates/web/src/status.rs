@@ -266,13 +266,17 @@ pub async fn tsdb(State(api): State<Arc<Api>>, p: Params) -> Result<Success, Api
         .iter()
         .map(|(k, v)| (k.clone(), v.keys().map(|x| x.len() as u64).sum()))
         .collect();
-    let h = head.unwrap_or(crate::backend::HeadStats {
+    let mut h = head.unwrap_or(crate::backend::HeadStats {
         num_series: series.len() as u64,
         num_label_pairs: by_pair.len() as u64,
         chunk_count: 0,
         min_time_ms: i64::MAX,
         max_time_ms: i64::MIN,
     });
+    if h.num_label_pairs == 0 {
+        // A backend without its own figure: the pairs counted above.
+        h.num_label_pairs = by_pair.len() as u64;
+    }
     Ok(Success::value(&json!({
         "headStats": {
             "numSeries": h.num_series,

@@ -87,6 +87,18 @@ pub fn http(
     path: &str,
     form: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    http_raw(port, method, path, form, "").map(|(s, _, b)| (s, b))
+}
+
+/// The status, response head and body of one request; `extra_headers`
+/// are header lines, each ending in `\r\n`.
+pub fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+    extra_headers: &str,
+) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = form.unwrap_or("");
@@ -97,7 +109,7 @@ pub fn http(
     };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{ct}{extra_headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();
@@ -112,14 +124,12 @@ pub fn http(
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
-    Ok((
-        status,
-        if chunked {
-            dechunk(rest)
-        } else {
-            rest.to_owned()
-        },
-    ))
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok((status, head.to_owned(), body))
 }
 
 pub fn get(port: u16, path: &str) -> (u16, String) {
