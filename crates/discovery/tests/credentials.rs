@@ -12,7 +12,10 @@ use axum::routing::{get, put};
 use beacon_discovery::ec2::credentials::{CredentialChain, EnvLookup};
 
 fn env(vars: &[(&str, &str)]) -> EnvLookup {
-    let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Arc::new(move |k| map.get(k).cloned())
 }
 
@@ -26,25 +29,43 @@ fn chain(env: EnvLookup, profile: Option<&str>) -> CredentialChain {
 }
 
 fn token_ok(h: &HeaderMap) -> bool {
-    h.get("x-aws-ec2-metadata-token").and_then(|v| v.to_str().ok()) == Some("tok")
+    h.get("x-aws-ec2-metadata-token")
+        .and_then(|v| v.to_str().ok())
+        == Some("tok")
 }
 
 #[tokio::test]
 async fn env_profile_and_imds_credentials() {
     let http = reqwest::Client::new();
-    let c = chain(env(&[("AWS_ACCESS_KEY_ID", "EK"), ("AWS_SECRET_ACCESS_KEY", "ES"), ("AWS_SESSION_TOKEN", "ET")]), None)
-        .resolve(&http)
-        .await
-        .unwrap();
-    assert_eq!((c.access_key_id.as_str(), c.session_token.as_deref()), ("EK", Some("ET")));
+    let c = chain(
+        env(&[
+            ("AWS_ACCESS_KEY_ID", "EK"),
+            ("AWS_SECRET_ACCESS_KEY", "ES"),
+            ("AWS_SESSION_TOKEN", "ET"),
+        ]),
+        None,
+    )
+    .resolve(&http)
+    .await
+    .unwrap();
+    assert_eq!(
+        (c.access_key_id.as_str(), c.session_token.as_deref()),
+        ("EK", Some("ET"))
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
     std::fs::write(&file, "[default]\naws_access_key_id=DK\naws_secret_access_key=DS\n[ops]\naws_access_key_id = OK\naws_secret_access_key = OS\n").unwrap();
     let path = file.display().to_string();
-    let c = chain(env(&[("AWS_SHARED_CREDENTIALS_FILE", &path)]), Some("ops")).resolve(&http).await.unwrap();
+    let c = chain(env(&[("AWS_SHARED_CREDENTIALS_FILE", &path)]), Some("ops"))
+        .resolve(&http)
+        .await
+        .unwrap();
     assert_eq!(c.access_key_id, "OK");
-    let c = chain(env(&[("AWS_SHARED_CREDENTIALS_FILE", &path)]), None).resolve(&http).await.unwrap();
+    let c = chain(env(&[("AWS_SHARED_CREDENTIALS_FILE", &path)]), None)
+        .resolve(&http)
+        .await
+        .unwrap();
     assert_eq!(c.access_key_id, "DK");
 
     let app = Router::new()
@@ -71,10 +92,21 @@ async fn env_profile_and_imds_credentials() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    let c = chain(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]), None).resolve(&http).await.unwrap();
-    assert_eq!((c.access_key_id.as_str(), c.session_token.as_deref()), ("IK", Some("IT")));
+    let c = chain(
+        env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]),
+        None,
+    )
+    .resolve(&http)
+    .await
+    .unwrap();
+    assert_eq!(
+        (c.access_key_id.as_str(), c.session_token.as_deref()),
+        ("IK", Some("IT"))
+    );
     assert!(!c.expiring());
 
-    let none = chain(env(&[("AWS_EC2_METADATA_DISABLED", "true")]), None).resolve(&http).await;
+    let none = chain(env(&[("AWS_EC2_METADATA_DISABLED", "true")]), None)
+        .resolve(&http)
+        .await;
     assert!(none.unwrap_err().to_string().contains("no AWS credentials"));
 }

@@ -50,7 +50,7 @@ pub struct Filesystem {
     /// Mount points whose `statfs` has not returned yet.
     stuck: Arc<Mutex<HashSet<PathBuf>>>,
     /// The long-lived thread that makes the `statfs` calls, if running.
-    worker: Mutex<Option<mpsc::Sender<StatJob>>>,
+    worker: Mutex<Option<(mpsc::Sender<StatJob>, Current)>>,
 }
 
 /// One mount that passed the filters.
@@ -128,9 +128,13 @@ impl Filesystem {
                 .map(|(i, m)| (i, m.stat_path.clone()))
                 .collect()
         };
-        while !pending.is_empty() {
+        // Each round either finishes or drops at least one mount; the bound
+        // only guards against a worker that keeps dying.
+        let mut rounds = mounts.len() + 2;
+        while !pending.is_empty() && rounds > 0 {
+            rounds -= 1;
             let (tx, rx) = mpsc::channel();
-            self.submit(StatJob {
+            let current = self.submit(StatJob {
                 work: pending.clone(),
                 reply: tx,
             })?;
@@ -146,17 +150,19 @@ impl Filesystem {
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
-                        let (_, path) = &pending[got];
-                        tracing::error!(mountpoint = %path.display(), "mount point is not responding; marked stuck");
-                        self.stuck
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(path.clone());
-                        // The worker is blocked in the kernel; forget it so
-                        // the next job gets a fresh thread. It exits once
-                        // its statfs returns.
-                        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                        pending.drain(..=got);
+                        // Mark the mount the worker is blocked on (it may be
+                        // another scrape's), never one it has not reached.
+                        let blocked = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        if let Some(path) = &blocked {
+                            tracing::error!(mountpoint = %path.display(), "mount point is not responding; marked stuck");
+                            self.stuck
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(path.clone());
+                        }
+                        self.forget_worker(&current);
+                        pending.drain(..got);
+                        pending.retain(|(_, p)| Some(p) != blocked.as_ref());
                         break;
                     }
                     Err(RecvTimeoutError::Disconnected) => {
@@ -169,31 +175,49 @@ impl Filesystem {
         Ok(results)
     }
 
-    /// Hands `job` to the stat thread, starting one when there is none.
-    fn submit(&self, job: StatJob) -> Result<()> {
+    /// Hands `job` to the stat thread, starting one when there is none;
+    /// returns the slot where that thread shows the mount it is statting.
+    fn submit(&self, job: StatJob) -> Result<Current> {
         let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
         let job = match worker.as_ref() {
-            Some(w) => match w.send(job) {
-                Ok(()) => return Ok(()),
+            Some((tx, current)) => match tx.send(job) {
+                Ok(()) => return Ok(current.clone()),
                 Err(mpsc::SendError(job)) => job,
             },
             None => job,
         };
         let (tx, rx) = mpsc::channel::<StatJob>();
-        let (stat, stuck) = (self.stat.clone(), self.stuck.clone());
+        let current = Current::default();
+        let (stat, stuck, cur) = (self.stat.clone(), self.stuck.clone(), current.clone());
         std::thread::Builder::new()
             .name("statfs".into())
-            .spawn(move || stat_worker(rx, stat, stuck))
+            .spawn(move || stat_worker(rx, stat, stuck, cur))
             .map_err(|source| Error::Sys {
                 call: "spawn statfs thread",
                 source,
             })?;
         // The receiver lives in the new thread, so this send cannot fail.
         let _ = tx.send(job);
-        *worker = Some(tx);
-        Ok(())
+        *worker = Some((tx, current.clone()));
+        Ok(current)
+    }
+
+    /// Drops the stat thread behind `current` (it is blocked in the
+    /// kernel) so the next job gets a fresh one; it exits once its statfs
+    /// returns.
+    fn forget_worker(&self, current: &Current) {
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if worker
+            .as_ref()
+            .is_some_and(|(_, c)| Arc::ptr_eq(c, current))
+        {
+            *worker = None;
+        }
     }
 }
+
+/// The mount a stat thread is waiting on, if any.
+type Current = Arc<Mutex<Option<PathBuf>>>;
 
 /// Mounts to stat and where to send each result.
 struct StatJob {
@@ -203,10 +227,17 @@ struct StatJob {
 
 /// Runs stat jobs until its sender is dropped. A mount that answers is no
 /// longer stuck; a job whose collector stopped listening is abandoned.
-fn stat_worker(jobs: mpsc::Receiver<StatJob>, stat: StatFn, stuck: Arc<Mutex<HashSet<PathBuf>>>) {
+fn stat_worker(
+    jobs: mpsc::Receiver<StatJob>,
+    stat: StatFn,
+    stuck: Arc<Mutex<HashSet<PathBuf>>>,
+    current: Current,
+) {
     for job in jobs {
         for (idx, path) in job.work {
+            *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.clone());
             let r = stat(&path);
+            *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
             stuck
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
