@@ -121,7 +121,9 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
     match c {
         CheckCommand::Metrics => {
             let mut input = Vec::new();
-            std::io::stdin().read_to_end(&mut input).context("reading metrics from standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("reading metrics from standard input")?;
             for p in beacon_exposition::check_metrics(&input) {
                 println!("{p}");
                 failed = true;
@@ -131,7 +133,10 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
             for f in files {
                 match beacon_config::Config::load(&f) {
                     Ok(cfg) => {
-                        println!("SUCCESS: {} is valid prometheus config file syntax", f.display());
+                        println!(
+                            "SUCCESS: {} is valid prometheus config file syntax",
+                            f.display()
+                        );
                         if !cfg.rule_files.is_empty() {
                             println!("  ({} rule file pattern(s) listed)", cfg.rule_files.len());
                         }
@@ -155,7 +160,11 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn promql_test(skip: Option<PathBuf>, files: &[PathBuf]) -> Result<ExitCode> {
@@ -164,20 +173,35 @@ fn promql_test(skip: Option<PathBuf>, files: &[PathBuf]) -> Result<ExitCode> {
         None => beacon_promqltest::SkipList::empty(),
     };
     let summary = beacon_promqltest::run_files(files, &skips);
-    beacon_promqltest::print_summary(&summary, &mut std::io::stdout().lock()).context("writing the summary")?;
-    Ok(if summary.all_passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    beacon_promqltest::print_summary(&summary, &mut std::io::stdout().lock())
+        .context("writing the summary")?;
+    Ok(if summary.all_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn tsdb(t: TsdbCommand) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match t {
         TsdbCommand::List { dir } => beacon_tsdb::tool::list_blocks(&dir, &mut out)?,
-        TsdbCommand::Analyze { dir, block, limit } => beacon_tsdb::tool::analyze(&dir, block.as_deref(), limit, &mut out)?,
-        TsdbCommand::Dump { dir, min_time, max_time, selector } => {
-            let matchers = match beacon_promql::parse(&selector).map_err(|e| anyhow::anyhow!("{e}"))? {
-                beacon_promql::Expr::Vector(v) => v.matchers,
-                _ => bail!("--match must be a series selector like {{job=\"node\"}}, got {selector:?}"),
-            };
+        TsdbCommand::Analyze { dir, block, limit } => {
+            beacon_tsdb::tool::analyze(&dir, block.as_deref(), limit, &mut out)?
+        }
+        TsdbCommand::Dump {
+            dir,
+            min_time,
+            max_time,
+            selector,
+        } => {
+            let matchers =
+                match beacon_promql::parse(&selector).map_err(|e| anyhow::anyhow!("{e}"))? {
+                    beacon_promql::Expr::Vector(v) => v.matchers,
+                    _ => bail!(
+                        "--match must be a series selector like {{job=\"node\"}}, got {selector:?}"
+                    ),
+                };
             beacon_tsdb::tool::dump(&dir, min_time, max_time, &matchers, &mut out)?;
         }
     }

@@ -42,11 +42,21 @@ const LOW_LAYERS_ONLY: &[&str] = &["beacon-alertmanager", "beacon-node-exporter"
 
 fn workspace_deps() -> BTreeMap<String, Vec<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let mut map = BTreeMap::new();
     for pkg in meta["packages"].as_array().expect("packages") {
@@ -71,29 +81,45 @@ fn layer(name: &str) -> u32 {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, l)| *l)
-        .unwrap_or_else(|| panic!("crate {name} has no layer: add it to LAYERS here and to ARCHITECTURE.md"))
+        .unwrap_or_else(|| {
+            panic!("crate {name} has no layer: add it to LAYERS here and to ARCHITECTURE.md")
+        })
 }
 
 #[test]
 fn dependencies_point_down() {
     let deps = workspace_deps();
-    assert!(deps.contains_key("beacon-model"), "workspace metadata looks wrong: {deps:?}");
+    assert!(
+        deps.contains_key("beacon-model"),
+        "workspace metadata looks wrong: {deps:?}"
+    );
     let mut problems = Vec::new();
     for (krate, ds) in &deps {
         let l = layer(krate);
         for d in ds {
             if layer(d) >= l {
-                problems.push(format!("{krate} (layer {l}) depends on {d} (layer {})", layer(d)));
+                problems.push(format!(
+                    "{krate} (layer {l}) depends on {d} (layer {})",
+                    layer(d)
+                ));
             }
             if FORBIDDEN.contains(&(krate.as_str(), d.as_str())) {
-                problems.push(format!("{krate} must not depend on {d} (it sees the storage traits only)"));
+                problems.push(format!(
+                    "{krate} must not depend on {d} (it sees the storage traits only)"
+                ));
             }
             if LOW_LAYERS_ONLY.contains(&krate.as_str()) && layer(d) > 1 {
-                problems.push(format!("{krate} may use layers 0-1 only, but depends on {d}"));
+                problems.push(format!(
+                    "{krate} may use layers 0-1 only, but depends on {d}"
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "layering violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -118,5 +144,9 @@ fn every_source_file_opens_with_a_doc_comment() {
             }
         }
     }
-    assert!(missing.is_empty(), "files without a //! header:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a //! header:\n{}",
+        missing.join("\n")
+    );
 }
