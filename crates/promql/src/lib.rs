@@ -10,6 +10,8 @@ mod engine;
 mod error;
 mod eval;
 pub mod functions;
+#[doc(hidden)]
+pub mod fuzzing;
 mod lexer;
 mod parser;
 mod printer;

@@ -199,6 +199,30 @@ fn limits_and_errors() {
     assert!(matches!(err, Error::Parse(_)));
 }
 
+/// The sample limit applies to what is held at once, not to everything a
+/// query ever loaded: each `count_over_time(temp[10m])` loads 6 points and
+/// keeps 1, so three of them stay under a limit of 8 although 18 points
+/// were loaded in total; one selector holding 12 points at once fails.
+#[test]
+fn max_samples_counts_peak_not_total() {
+    let engine = Engine::new(EngineOptions {
+        max_samples: 8,
+        ..EngineOptions::default()
+    });
+    let three =
+        "count_over_time(temp[10m]) + count_over_time(temp[10m]) + count_over_time(temp[10m])";
+    let res = engine.instant_query(&db(), three, 300_000).unwrap();
+    assert_eq!(render(&res.value), r#"{room="x"} 18"#);
+    let range = engine
+        .range_query(&db(), "count_over_time(temp[1m]) * 2", 0, 120_000, 60_000)
+        .unwrap();
+    assert_eq!(render(&range.value), r#"{room="x"} 2@0 2@60000 2@120000"#);
+    let wide =
+        r#"sum(count_over_time({__name__=~"temp|http_requests_total", instance!~"b|c"}[10m]))"#;
+    let err = engine.instant_query(&db(), wide, 300_000).unwrap_err();
+    assert!(matches!(err, Error::TooManySamples { limit: 8 }), "{err}");
+}
+
 #[test]
 fn cancellation_timeout_and_concurrency() {
     let engine = Engine::new(EngineOptions::default());

@@ -68,6 +68,16 @@ pub(crate) enum Val {
     Matrix(Vec<SeriesData>),
 }
 
+/// Samples a value holds in memory: vector elements and raw points.
+/// Scalars and strings are not counted, as in Prometheus.
+fn val_samples(v: &Val) -> usize {
+    match v {
+        Val::Scalar(_) | Val::Str(_) => 0,
+        Val::Vector(steps) => steps.iter().map(Vec::len).sum(),
+        Val::Matrix(series) => series.iter().map(|s| s.floats.len() + s.hists.len()).sum(),
+    }
+}
+
 /// How often (in processed series) the evaluator checks the deadline.
 const CHECK_EVERY: usize = 256;
 
@@ -85,6 +95,8 @@ pub(crate) struct Evaluator<'a> {
     query_step: i64,
     deadline: Instant,
     cancel: CancelToken,
+    /// Samples currently held in memory (see `eval`), checked against
+    /// `EngineOptions::max_samples`.
     samples: usize,
     ticks: usize,
     warnings: Vec<String>,
@@ -153,7 +165,7 @@ impl<'a> Evaluator<'a> {
 
     /// Accounts for `n` more samples in memory.
     pub fn add_samples(&mut self, n: usize) -> Result<()> {
-        self.samples += n;
+        self.samples = self.samples.saturating_add(n);
         if self.samples > self.opts.max_samples {
             return Err(Error::TooManySamples {
                 limit: self.opts.max_samples,
@@ -354,7 +366,21 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates one node for all steps.
+    /// Evaluates `e`, keeping the sample count at what is held in memory
+    /// rather than what was ever loaded: once a node's result exists, the
+    /// inputs it was computed from are dropped, so the count goes back to
+    /// what was held before the node plus the size of its result. Peaks
+    /// inside the node (its inputs plus anything loaded) were already
+    /// checked by `add_samples` as they happened.
     pub fn eval(&mut self, e: &Expr) -> Result<Val> {
+        let before = self.samples;
+        let v = self.eval_node(e)?;
+        self.samples = before;
+        self.add_samples(val_samples(&v))?;
+        Ok(v)
+    }
+
+    fn eval_node(&mut self, e: &Expr) -> Result<Val> {
         self.tick()?;
         match e {
             Expr::Number { val, .. } => Ok(Val::Scalar(vec![*val; self.n_steps()])),

@@ -127,6 +127,8 @@ impl Evaluator<'_> {
         for s in series {
             let (mut fi, mut hi) = (0usize, 0usize);
             for (i, slot) in out.iter_mut().enumerate() {
+                // Per step too: a subquery with a tiny step has millions.
+                self.tick()?;
                 let r = at.unwrap_or(self.start + self.step * i as i64) - offset;
                 while fi < s.floats.len() && s.floats[fi].0 <= r {
                     fi += 1;
