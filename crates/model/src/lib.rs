@@ -15,6 +15,7 @@
 
 pub mod duration;
 mod error;
+mod float;
 pub mod histogram;
 mod labels;
 mod matcher;
@@ -25,6 +26,7 @@ mod validate;
 
 pub use duration::{PromDuration, format_duration_ms, parse_duration_ms};
 pub use error::{Error, Result};
+pub use float::format_float;
 pub use histogram::{Bucket, CounterResetHint, FloatHistogram, Histogram, Span};
 pub use labels::{Label, Labels, LabelsBuilder, LabelsIter};
 pub use matcher::{MatchType, Matcher};

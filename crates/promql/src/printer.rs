@@ -6,19 +6,7 @@ use beacon_model::{MatchType, is_valid_legacy_label_name, is_valid_legacy_metric
 
 use crate::ast::*;
 
-/// Formats a float the way Go's `strconv.FormatFloat(v, 'f', -1, 64)`
-/// does, with `+Inf`, `-Inf` and `NaN`.
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+pub use beacon_model::format_float;
 
 /// Quotes a string like Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {

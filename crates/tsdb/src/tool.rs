@@ -151,7 +151,8 @@ pub fn dump(
                 ValueType::None => break,
                 ValueType::Float => {
                     let (t, v) = it.at();
-                    writeln!(out, "{labels} {} {t}", format_value(v)).map_err(w(dir))?;
+                    writeln!(out, "{labels} {} {t}", beacon_model::format_float(v))
+                        .map_err(w(dir))?;
                 }
                 ValueType::Histogram | ValueType::FloatHistogram => {
                     let (t, h) = it.at_float_histogram();
@@ -161,19 +162,6 @@ pub fn dump(
         }
     }
     Ok(())
-}
-
-/// Formats a value as Prometheus prints it (`NaN`, `+Inf`, `-Inf`).
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        v.to_string()
-    }
 }
 
 #[cfg(test)]

@@ -34,20 +34,7 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Formats `v` as Go's `FormatFloat(v, 'f', -1, 64)`: shortest round-trip
-/// digits, never an exponent. Rust's `Display` for `f64` does exactly that
-/// for finite values.
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        format!("{v}")
-    }
-}
+pub use beacon_model::format_float;
 
 /// Appends a sample value: a quoted `format_float`.
 pub fn write_float(out: &mut String, v: f64) {
