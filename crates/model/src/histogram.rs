@@ -263,28 +263,7 @@ fn expand(spans: &[Span], counts: &[f64]) -> Vec<(i32, f64)> {
 /// Builds spans and counts from sorted `(index, count)` pairs, dropping
 /// empty buckets (Prometheus's compaction with no empty buckets kept).
 fn collapse(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
-    let mut spans: Vec<Span> = Vec::new();
-    let mut counts = Vec::with_capacity(pairs.len());
-    let mut next: Option<i32> = None;
-    for &(idx, c) in pairs {
-        if c == 0.0 {
-            continue;
-        }
-        match (next, spans.last_mut()) {
-            (Some(n), Some(last)) if n == idx => last.length += 1,
-            (Some(n), _) => spans.push(Span {
-                offset: idx - n,
-                length: 1,
-            }),
-            (None, _) => spans.push(Span {
-                offset: idx,
-                length: 1,
-            }),
-        }
-        counts.push(c);
-        next = Some(idx + 1);
-    }
-    (spans, counts)
+    spans_from(pairs.iter().copied().filter(|p| p.1 != 0.0), pairs.len())
 }
 
 /// Maps bucket `idx` of a finer schema to the bucket of a schema `delta`
@@ -681,10 +660,16 @@ pub fn sum_histograms(hs: &[&FloatHistogram], scale: f64) -> Result<(FloatHistog
 
 /// Like `collapse`, but keeps empty buckets inside the populated range.
 fn collapse_keep(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
+    spans_from(pairs.iter().copied(), pairs.len())
+}
+
+/// Spans and counts for `(bucket index, count)` pairs in index order:
+/// consecutive indexes extend the last span, a gap starts a new one.
+fn spans_from(pairs: impl Iterator<Item = (i32, f64)>, capacity: usize) -> (Vec<Span>, Vec<f64>) {
     let mut spans: Vec<Span> = Vec::new();
-    let mut counts = Vec::with_capacity(pairs.len());
+    let mut counts = Vec::with_capacity(capacity);
     let mut next: Option<i32> = None;
-    for &(idx, c) in pairs {
+    for (idx, c) in pairs {
         match (next, spans.last_mut()) {
             (Some(n), Some(last)) if n == idx => last.length += 1,
             (Some(n), _) => spans.push(Span {
