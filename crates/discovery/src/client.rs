@@ -135,7 +135,12 @@ impl HttpClient {
 
     /// A GET request with the configured authentication.
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
-        let mut r = self.client.get(url);
+        self.request(reqwest::Method::GET, url)
+    }
+
+    /// A request of any method with the configured authentication.
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, url);
         if let Some(h) = &self.auth_header {
             r = r.header(reqwest::header::AUTHORIZATION, h.clone());
         }
