@@ -1,7 +1,7 @@
 //! What the API needs from the rest of the server besides storage and the
 //! engine: status, targets, metadata, admin operations and lifecycle
 //! actions. The server implements [`Backend`]; each piece that a server
-//! has not got (no scrape manager, no rules) answers empty, as Prometheus
+//! has not got (no scrape manager, no rules, no notifier) answers empty, as Prometheus
 //! does when a component has nothing to report.
 
 use beacon_exposition::family::MetricFamily;
@@ -69,6 +69,22 @@ pub struct BuildInfo {
     pub go_version: String,
 }
 
+/// Which rules `/api/v1/rules` should list (its query parameters).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RulesQuery {
+    /// `type`: only alerting (`Some(true)`) or only recording
+    /// (`Some(false)`) rules.
+    pub alerting_only: Option<bool>,
+    /// `rule_name[]`, `rule_group[]`, `file[]`: empty means any.
+    pub rule_names: Vec<String>,
+    pub rule_groups: Vec<String>,
+    pub files: Vec<String>,
+    /// `exclude_alerts`: leave out each alerting rule's active alerts.
+    pub exclude_alerts: bool,
+    /// `match[]`: a rule is listed if its labels match any set.
+    pub matchers: Vec<Vec<Matcher>>,
+}
+
 /// The server behind the API.
 pub trait Backend: Send + Sync {
     /// The loaded configuration as YAML, secrets hidden.
@@ -105,6 +121,21 @@ pub trait Backend: Send + Sync {
     /// Names of the configured scrape pools (jobs).
     fn scrape_pools(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// `/api/v1/rules` data: `{"groups": [...]}`.
+    fn rules(&self, _query: &RulesQuery) -> serde_json::Value {
+        serde_json::json!({ "groups": [] })
+    }
+
+    /// `/api/v1/alerts` data: `{"alerts": [...]}`.
+    fn alerts(&self) -> serde_json::Value {
+        serde_json::json!({ "alerts": [] })
+    }
+
+    /// Alertmanager URLs alerts are sent to, and those relabelling dropped.
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        (Vec::new(), Vec::new())
     }
 
     /// The global external labels, added to federated series.

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use beacon_model::{Labels, MatchType, Matcher};
 use serde_json::{Value, json};
 
+use crate::backend::RulesQuery;
 use crate::error::{ApiError, ErrorType};
 use crate::json::Success;
 use crate::meta::matcher_sets;
@@ -162,22 +163,49 @@ pub async fn scrape_pools(State(api): State<Arc<Api>>) -> Success {
     Success::value(&json!({ "scrapePools": api.backend.scrape_pools() }))
 }
 
-/// `GET /api/v1/alertmanagers`: this server sends no alerts yet.
-pub async fn alertmanagers() -> Success {
-    Success::value(&json!({"activeAlertmanagers": [], "droppedAlertmanagers": []}))
+/// `GET /api/v1/alertmanagers`
+pub async fn alertmanagers(State(api): State<Arc<Api>>) -> Success {
+    let (active, dropped) = api.backend.alertmanagers();
+    let urls =
+        |v: Vec<String>| -> Vec<Value> { v.into_iter().map(|u| json!({ "url": u })).collect() };
+    Success::value(&json!({
+        "activeAlertmanagers": urls(active),
+        "droppedAlertmanagers": urls(dropped),
+    }))
 }
 
-/// `GET /api/v1/rules`: no rule groups are loaded by this server yet.
-pub async fn rules(p: Params) -> Result<Success, ApiError> {
-    match p.get("type") {
-        "" | "alert" | "record" => Ok(Success::value(&json!({ "groups": [] }))),
-        t => Err(ApiError::bad_data(format!("unsupported type {t:?}"))),
-    }
+/// `GET /api/v1/rules` with Prometheus's filters.
+pub async fn rules(State(api): State<Arc<Api>>, p: Params) -> Result<Success, ApiError> {
+    let alerting_only = match p.get("type") {
+        "" => None,
+        "alert" => Some(true),
+        "record" => Some(false),
+        t => return Err(ApiError::bad_data(format!("unsupported type {t:?}"))),
+    };
+    let exclude_alerts = match p.get("exclude_alerts") {
+        "" | "false" => false,
+        "true" => true,
+        v => {
+            return Err(ApiError::bad_data(format!(
+                "parsing exclude_alerts: invalid boolean {v:?}"
+            )));
+        }
+    };
+    let owned = |name: &str| p.all(name).into_iter().map(str::to_owned).collect();
+    let query = RulesQuery {
+        alerting_only,
+        rule_names: owned("rule_name[]"),
+        rule_groups: owned("rule_group[]"),
+        files: owned("file[]"),
+        exclude_alerts,
+        matchers: matcher_sets(&p.all("match[]"))?,
+    };
+    Ok(Success::value(&api.backend.rules(&query)))
 }
 
 /// `GET /api/v1/alerts`
-pub async fn alerts() -> Success {
-    Success::value(&json!({ "alerts": [] }))
+pub async fn alerts(State(api): State<Arc<Api>>) -> Success {
+    Success::value(&api.backend.alerts())
 }
 
 /// `GET /api/v1/status/config`

@@ -14,7 +14,7 @@ use beacon_exposition::family::MetricFamily;
 use beacon_model::{Labels, Matcher, Metadata, MetricType, SeriesRef};
 use beacon_promql::EngineOptions;
 use beacon_storage::{Appendable, MemStorage};
-use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, TargetMetadata};
+use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, RulesQuery, TargetMetadata};
 use beacon_web::promql_engine::PromqlEngine;
 use beacon_web::{Api, Backend, WebOptions, router};
 use tower::ServiceExt;
@@ -36,6 +36,26 @@ impl Backend for TestBackend {
     }
     fn runtime_info(&self) -> serde_json::Value {
         serde_json::json!({"CWD": "/", "reloadConfigSuccess": true})
+    }
+    /// Echoes the parsed filters so the tests see what the handler understood.
+    fn rules(&self, q: &RulesQuery) -> serde_json::Value {
+        serde_json::json!({
+            "groups": [],
+            "seen": {
+                "alerting_only": q.alerting_only,
+                "rule_names": q.rule_names,
+                "rule_groups": q.rule_groups,
+                "files": q.files,
+                "exclude_alerts": q.exclude_alerts,
+                "matcher_sets": q.matchers.len(),
+            }
+        })
+    }
+    fn alerts(&self) -> serde_json::Value {
+        serde_json::json!({"alerts": [{"labels": {"alertname": "Down"}, "state": "firing"}]})
+    }
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        (vec!["http://am:9093/api/v2/alerts".into()], Vec::new())
     }
     fn build_info(&self) -> BuildInfo {
         BuildInfo {
@@ -539,21 +559,45 @@ async fn status_endpoints() {
         &a,
         "/api/v1/alertmanagers",
         200,
-        r#"{"status":"success","data":{"activeAlertmanagers":[],"droppedAlertmanagers":[]}}"#,
+        r#"{"status":"success","data":{"activeAlertmanagers":[{"url":"http://am:9093/api/v2/alerts"}],"droppedAlertmanagers":[]}}"#,
     )
     .await;
     check(
         &a,
         "/api/v1/rules",
         200,
-        r#"{"status":"success","data":{"groups":[]}}"#,
+        r#"{"status":"success","data":{"groups":[],"seen":{"alerting_only":null,"exclude_alerts":false,"files":[],"matcher_sets":0,"rule_groups":[],"rule_names":[]}}}"#,
     )
     .await;
     check(
         &a,
+        "/api/v1/rules?type=alert&rule_name[]=A&rule_name[]=B&rule_group[]=g&file[]=f.yml&exclude_alerts=true&match[]=%7Bseverity=%22page%22%7D",
+        200,
+        r#"{"status":"success","data":{"groups":[],"seen":{"alerting_only":true,"exclude_alerts":true,"files":["f.yml"],"matcher_sets":1,"rule_groups":["g"],"rule_names":["A","B"]}}}"#,
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/rules?type=x",
+        400,
+        "bad_data",
+        "unsupported type",
+    )
+    .await;
+    check_err(
+        &a,
+        "/api/v1/rules?exclude_alerts=maybe",
+        400,
+        "bad_data",
+        "exclude_alerts",
+    )
+    .await;
+    check_err(&a, "/api/v1/rules?match[]=%7B", 400, "bad_data", "1:2").await;
+    check(
+        &a,
         "/api/v1/alerts",
         200,
-        r#"{"status":"success","data":{"alerts":[]}}"#,
+        r#"{"status":"success","data":{"alerts":[{"labels":{"alertname":"Down"},"state":"firing"}]}}"#,
     )
     .await;
     check(
