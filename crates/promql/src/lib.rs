@@ -14,6 +14,7 @@ pub mod functions;
 pub mod fuzzing;
 mod lexer;
 mod parser;
+mod pretty;
 mod printer;
 mod value;
 
@@ -24,7 +25,10 @@ pub use parser::{MAX_PARSE_DEPTH, parse};
 pub use printer::{format_float, quote};
 pub use value::{QueryResult, RangeSeries, Value, VectorSample};
 
-/// Parses a query and prints it in canonical form.
+pub use pretty::{MAX_LINE, pretty};
+
+/// Parses a query and prints it in Prometheus's canonical layout: one line
+/// when it fits in [`MAX_LINE`] characters, indented lines otherwise.
 pub fn format_query(input: &str) -> Result<String, ParseError> {
-    Ok(parse(input)?.to_string())
+    Ok(pretty(&parse(input)?))
 }

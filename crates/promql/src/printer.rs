@@ -123,6 +123,49 @@ fn write_selector(f: &mut Formatter<'_>, vs: &VectorSelector) -> fmt::Result {
     Ok(())
 }
 
+/// `write_grouping` into a string (for the multi-line printer).
+pub(crate) fn write_grouping_str(out: &mut String, a: &AggregateExpr) {
+    let _ = write!(out, "{}", Grouping(a));
+}
+
+/// The vector-matching clause of a binary expression, with a leading space.
+pub(crate) fn write_matching_str(out: &mut String, b: &BinaryExpr) {
+    let _ = write!(out, "{}", Matching(b));
+}
+
+/// Subquery/selector modifiers (`@`, `offset`) into a string.
+pub(crate) fn write_modifiers_str(
+    out: &mut String,
+    offset: &Option<DurationExpr>,
+    at: &Option<AtModifier>,
+) {
+    let _ = write!(out, "{}", Modifiers(offset, at));
+}
+
+struct Grouping<'a>(&'a AggregateExpr);
+
+impl Display for Grouping<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_grouping(f, self.0)
+    }
+}
+
+struct Matching<'a>(&'a BinaryExpr);
+
+impl Display for Matching<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_matching(f, self.0)
+    }
+}
+
+struct Modifiers<'a>(&'a Option<DurationExpr>, &'a Option<AtModifier>);
+
+impl Display for Modifiers<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_modifiers(f, self.0, self.1)
+    }
+}
+
 fn write_grouping(f: &mut Formatter<'_>, a: &AggregateExpr) -> fmt::Result {
     let labels: Vec<String> = a.grouping.iter().map(|l| label_name(l)).collect();
     if a.without {
@@ -201,6 +244,12 @@ fn write_binary(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
     if b.return_bool {
         f.write_str(" bool")?;
     }
+    write_matching(f, b)?;
+    write!(f, " {}", b.rhs)
+}
+
+/// ` on (..)`/` ignoring (..)`, `group_left/right (..)` and fill modifiers.
+fn write_matching(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
     let m = &b.matching;
     let labels: Vec<String> = m.labels.iter().map(|l| label_name(l)).collect();
     if m.on {
@@ -219,7 +268,7 @@ fn write_binary(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
     }
     match (m.fill_left, m.fill_right) {
         (Some(l), Some(r)) if l.to_bits() == r.to_bits() => {
-            write!(f, " fill ({})", format_float(l))?
+            write!(f, " fill ({})", format_float(l))
         }
         (l, r) => {
             if let Some(l) = l {
@@ -228,7 +277,7 @@ fn write_binary(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
             if let Some(r) = r {
                 write!(f, " fill_right ({})", format_float(r))?;
             }
+            Ok(())
         }
     }
-    write!(f, " {}", b.rhs)
 }
