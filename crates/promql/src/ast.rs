@@ -430,6 +430,36 @@ impl Expr {
         }
     }
 
+    /// Every vector selector's matchers (also those under range
+    /// selectors), in the order they appear: what an exemplar or series
+    /// lookup for this query must read.
+    pub fn selectors(&self) -> Vec<Vec<beacon_model::Matcher>> {
+        let mut out = Vec::new();
+        self.collect_selectors(&mut out);
+        out
+    }
+
+    fn collect_selectors(&self, out: &mut Vec<Vec<beacon_model::Matcher>>) {
+        match self {
+            Expr::Number { .. } | Expr::String { .. } => {}
+            Expr::Vector(v) => out.push(v.matchers.clone()),
+            Expr::Matrix(m) => out.push(m.vs.matchers.clone()),
+            Expr::Subquery(s) => s.expr.collect_selectors(out),
+            Expr::Paren { expr, .. } | Expr::Unary { expr, .. } => expr.collect_selectors(out),
+            Expr::Binary(b) => {
+                b.lhs.collect_selectors(out);
+                b.rhs.collect_selectors(out);
+            }
+            Expr::Call(c) => c.args.iter().for_each(|a| a.collect_selectors(out)),
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    p.collect_selectors(out);
+                }
+                a.expr.collect_selectors(out);
+            }
+        }
+    }
+
     /// The byte range the expression covers.
     pub fn pos(&self) -> PosRange {
         match self {

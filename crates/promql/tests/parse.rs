@@ -136,3 +136,26 @@ fn deep_nesting_is_bounded() {
     let ok = format!("{}1{}", "(".repeat(50), ")".repeat(50));
     assert!(parse(&ok).is_ok());
 }
+
+#[test]
+fn selectors_are_extracted_in_order() {
+    let e = parse(r#"sum(rate(a{x="1"}[5m])) / on() b + scalar(c offset 1m)"#).unwrap();
+    let sets: Vec<String> = e
+        .selectors()
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            r#"__name__="a",x="1""#,
+            r#"__name__="b""#,
+            r#"__name__="c""#
+        ]
+    );
+}
