@@ -113,17 +113,21 @@ def run(name, binary, scrapes):
 
 
 def main():
-    scrapes, ref, ours = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    rows = [run("node_exporter", ref, scrapes), run("beacon", ours, scrapes)]
+    scrapes, ref = int(sys.argv[1]), sys.argv[2]
+    # Every further argument is BINARY or NAME=BINARY, measured in turn.
+    ours = [a.split("=", 1) if "=" in a else ("beacon", a) for a in sys.argv[3:]]
+    rows = [run("node_exporter", ref, scrapes)] + [run(n, b, scrapes) for n, b in ours]
     cols = ["cpu_median_ms", "cpu_mean_ms", "lat_p50_ms", "lat_p99_ms", "rss_mib", "rss_peak_mib", "body_bytes"]
-    print("exporter       " + " ".join(f"{c:>14}" for c in cols))
+    width = max(14, *(len(r["name"]) for r in rows))
+    print(f"{'exporter':<{width}} " + " ".join(f"{c:>14}" for c in cols))
     for r in rows:
-        print(f"{r['name']:<14} " + " ".join(f"{r[c]:>14.3f}" for c in cols))
-    ref_r, our_r = rows
-    print("ratios beacon/node_exporter:")
-    for c in cols[:-1]:
-        ratio = our_r[c] / ref_r[c] if ref_r[c] else float("nan")
-        print(f"  {c:<14} {ratio:.3f}")
+        print(f"{r['name']:<{width}} " + " ".join(f"{r[c]:>14.3f}" for c in cols))
+    ref_r = rows[0]
+    for our_r in rows[1:]:
+        print(f"ratios {our_r['name']}/node_exporter:")
+        for c in cols[:-1]:
+            ratio = our_r[c] / ref_r[c] if ref_r[c] else float("nan")
+            print(f"  {c:<14} {ratio:.3f}")
 
 
 main()

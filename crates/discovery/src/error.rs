@@ -29,6 +29,19 @@ pub enum Error {
     #[error("{url}: {reason}")]
     Http { url: String, reason: String },
 
+    /// A request failed before a response arrived; `timed_out` tells a
+    /// timeout from the rest.
+    #[error("{url}: {reason}")]
+    Request {
+        url: String,
+        reason: String,
+        timed_out: bool,
+    },
+
+    /// No OAuth2 token could be obtained.
+    #[error("oauth2 token from {token_url}: {reason}")]
+    OAuth2 { token_url: String, reason: String },
+
     /// An HTTP endpoint answered with an unexpected status.
     #[error("{url}: server returned HTTP status {status}")]
     HttpStatus { url: String, status: u16 },

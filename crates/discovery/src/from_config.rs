@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use beacon_config::{Config, HttpClientConfig, ScrapeConfig};
+use beacon_config::{Config, HttpClientConfig, ScrapeConfig, TlsConfig};
 use beacon_model::Labels;
 
-use crate::client::{Auth, HttpClientSettings, TlsSettings, read_setting_file};
+use crate::client::{
+    Auth, HeaderSetting, HttpClientSettings, OAuth2Settings, TlsSettings, read_setting_file,
+};
 use crate::dns::{DnsRecordType, DnsSdConfig};
 use crate::ec2::Ec2SdConfig;
 use crate::file::FileSdConfig;
@@ -28,19 +30,9 @@ fn inline_or_file(inline: &str, file: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// Turns an `http_client_config` into settings, reading its files.
-/// `oauth2` and `http_headers` are not supported and are refused.
+/// Turns an `http_client_config` into settings, reading its files
+/// (except `oauth2.client_secret_file`, read at each token request).
 pub fn http_settings(c: &HttpClientConfig) -> Result<HttpClientSettings> {
-    let unsupported = |what: &str| Error::Config {
-        provider: "http client".into(),
-        reason: format!("{what} is not supported"),
-    };
-    if c.oauth2.is_some() {
-        return Err(unsupported("oauth2"));
-    }
-    if !c.http_headers.is_empty() {
-        return Err(unsupported("http_headers"));
-    }
     let auth = if let Some(b) = &c.basic_auth {
         Auth::Basic {
             username: inline_or_file(&b.username, &b.username_file)?.unwrap_or_default(),
@@ -64,20 +56,71 @@ pub fn http_settings(c: &HttpClientConfig) -> Result<HttpClientSettings> {
     } else {
         Auth::None
     };
-    let t = &c.tls_config;
+    let oauth2 = match &c.oauth2 {
+        Some(o) => Some(OAuth2Settings {
+            client_id: o.client_id.clone(),
+            client_secret: o.client_secret.clone(),
+            client_secret_file: Some(o.client_secret_file.clone()).filter(|f| !f.is_empty()),
+            scopes: o.scopes.clone(),
+            token_url: o.token_url.clone(),
+            endpoint_params: o.endpoint_params.clone(),
+            tls: tls_settings(&o.tls_config)?,
+            proxy_url: Some(o.proxy.proxy_url.clone()).filter(|s| !s.is_empty()),
+        }),
+        None => None,
+    };
     Ok(HttpClientSettings {
         auth,
-        tls: TlsSettings {
-            ca_pem: inline_or_file(&t.ca, &t.ca_file)?,
-            cert_pem: inline_or_file(&t.cert, &t.cert_file)?,
-            key_pem: inline_or_file(t.key.expose(), &t.key_file)?,
-            server_name: Some(t.server_name.clone()).filter(|s| !s.is_empty()),
-            insecure_skip_verify: t.insecure_skip_verify,
-        },
+        tls: tls_settings(&c.tls_config)?,
         proxy_url: Some(c.proxy.proxy_url.clone()).filter(|s| !s.is_empty()),
         follow_redirects: c.follow_redirects,
         enable_http2: c.enable_http2,
+        oauth2,
+        headers: header_settings(c)?,
     })
+}
+
+fn tls_settings(t: &TlsConfig) -> Result<TlsSettings> {
+    Ok(TlsSettings {
+        ca_pem: inline_or_file(&t.ca, &t.ca_file)?,
+        cert_pem: inline_or_file(&t.cert, &t.cert_file)?,
+        key_pem: inline_or_file(t.key.expose(), &t.key_file)?,
+        server_name: Some(t.server_name.clone()).filter(|s| !s.is_empty()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version,
+        max_version: t.max_version,
+    })
+}
+
+/// `http_headers`: for each name its `values`, then `secrets`, then the
+/// contents of `files` (trailing newlines trimmed), as Prometheus sends
+/// them.
+fn header_settings(c: &HttpClientConfig) -> Result<Vec<HeaderSetting>> {
+    let mut out = Vec::new();
+    for (name, h) in &c.http_headers {
+        let mut push = |value: String, sensitive: bool| {
+            out.push(HeaderSetting {
+                name: name.clone(),
+                value: beacon_config::Secret::new(value),
+                sensitive,
+            })
+        };
+        for v in &h.values {
+            push(v.clone(), false);
+        }
+        for v in &h.secrets {
+            push(v.expose().to_owned(), true);
+        }
+        for f in &h.files {
+            push(
+                read_setting_file(f)?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                true,
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn port(p: u64, what: &str) -> Result<u16> {

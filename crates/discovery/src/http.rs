@@ -45,17 +45,15 @@ impl HttpProvider {
             url: url.clone(),
             reason: e.to_string(),
         };
-        let mut resp = self
+        let req = self
             .client
             .get(url)
             .header(
                 "X-Prometheus-Refresh-Interval-Seconds",
                 self.config.refresh_interval.as_secs_f64().to_string(),
             )
-            .timeout(HTTP_SD_TIMEOUT)
-            .send()
-            .await
-            .map_err(http)?;
+            .timeout(HTTP_SD_TIMEOUT);
+        let mut resp = self.client.send(req).await?;
         if resp.status() != reqwest::StatusCode::OK {
             return Err(Error::HttpStatus {
                 url: url.clone(),

@@ -3,7 +3,7 @@
 //!
 //! Each collector lives in its own file under `collector/` and reads only
 //! what exists: a kernel without the data makes it return
-//! [`Error::NoData`](crate::Error::NoData), which the scrape reports as
+//! [`Error::NoData`], which the scrape reports as
 //! `node_scrape_collector_success 0` without logging an error.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::metric_set::MetricSet;
 
 pub mod btrfs;
+pub mod btrfs_ioctl;
 pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
@@ -81,18 +82,38 @@ pub struct Config {
     pub vmstat_fields: Regex,
     pub textfile_directory: Option<PathBuf>,
     pub cpu_info: bool,
+    /// `--collector.cpu.info.flags-include`: `node_cpu_flag_info` for the
+    /// matching `/proc/cpuinfo` flags (needs `cpu_info`).
+    pub cpu_flags_include: Option<Regex>,
+    /// `--collector.cpu.info.bugs-include`: `node_cpu_bug_info` likewise.
+    pub cpu_bugs_include: Option<Regex>,
     pub cpu_guest: bool,
 }
 
 /// Compiles a pattern given in flag `flag` the way node_exporter does
 /// (Go syntax, unanchored: the defaults carry their own `^...$`).
+///
+/// The lazy DFA is left out: filters run over short names a few hundred
+/// times per scrape, where the NFA engines are fast enough, while each
+/// lazy DFA would keep up to its cache limit resident between scrapes.
 pub fn compile(flag: &'static str, pattern: &str) -> Result<Regex> {
-    beacon_model::regex::compile_unanchored(pattern).map_err(|e| Error::Regex {
+    let err = |msg: String| Error::Regex {
         flag,
         pattern: pattern.to_string(),
-        msg: e.to_string(),
-    })
+        msg,
+    };
+    let translated =
+        beacon_model::regex::translate_go_regex(pattern).map_err(|e| err(e.to_string()))?;
+    regex::RegexBuilder::new(&translated)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(0)
+        .build()
+        .map_err(|e| err(e.to_string()))
 }
+
+/// The compiled-program limit for a filter pattern: generous for any
+/// hand-written filter, small enough to refuse a pathological one.
+pub const REGEX_SIZE_LIMIT: usize = 8 << 20;
 
 impl Default for Config {
     /// The real host's paths with node_exporter 1.5's default filters.
@@ -116,6 +137,8 @@ impl Default for Config {
             vmstat_fields: re(DEFAULT_VMSTAT_FIELDS),
             textfile_directory: None,
             cpu_info: false,
+            cpu_flags_include: None,
+            cpu_bugs_include: None,
             cpu_guest: true,
         }
     }

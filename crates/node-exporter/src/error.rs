@@ -44,6 +44,9 @@ pub enum Error {
         value: String,
         msg: String,
     },
+    /// The command line could not be parsed.
+    #[error("{arg}: {msg}")]
+    Usage { arg: String, msg: String },
     /// A system call failed.
     #[error("{call}: {source}")]
     Sys {
@@ -61,7 +64,7 @@ pub enum Error {
     #[error("collector {collector} is still running from an earlier scrape")]
     StillRunning { collector: &'static str },
     /// The web configuration file is invalid or asks for something unsupported.
-    #[error("web config {}: {msg}", path.display())]
+    #[error("--web.config.file {}: {msg}", path.display())]
     WebConfig { path: PathBuf, msg: String },
 }
 

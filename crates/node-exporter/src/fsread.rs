@@ -10,53 +10,35 @@ use crate::error::{Error, Result};
 /// larger is a sign of the wrong path.
 pub const FILE_BYTES_MAX: u64 = 32 << 20;
 
-/// The read size for `/proc` files: a `seq_file` produces at most one
-/// buffer's worth per `read` call, so a large buffer means fewer calls
-/// (and fewer regenerations of the kernel's text).
-const READ_CHUNK_BYTES: usize = 64 << 10;
-
-thread_local! {
-    /// A per-thread read buffer, reused across files and scrapes.
-    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+/// The first read's size: most `/proc` and `/sys` files fit, and a
+/// `seq_file` produces at most one buffer's worth per `read` call.
+const FIRST_READ_BYTES: usize = 8 << 10;
 
 /// Reads a whole file as text, refusing files over [`FILE_BYTES_MAX`].
 /// Files in `/proc` report size 0, so the limit is enforced while reading.
+///
+/// Each call reads into a fresh buffer that becomes the returned string:
+/// nothing stays allocated between scrapes and valid UTF-8 is not copied.
 pub fn read_string(path: &Path) -> Result<String> {
     use std::io::Read;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    READ_BUF.with_borrow_mut(|buf| {
-        buf.clear();
-        loop {
-            if buf.len() as u64 > FILE_BYTES_MAX {
-                return Err(Error::TooLarge {
-                    path: path.to_path_buf(),
-                    limit_bytes: FILE_BYTES_MAX,
-                });
-            }
-            let len = buf.len();
-            buf.resize(len + READ_CHUNK_BYTES, 0);
-            let n = loop {
-                match file.read(&mut buf[len..]) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            };
-            let n = n.map_err(|e| {
-                buf.truncate(len);
-                io(e)
-            })?;
-            buf.truncate(len + n);
-            if n == 0 {
-                break;
-            }
-        }
-        Ok(String::from_utf8_lossy(buf).into_owned())
-    })
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::with_capacity(FIRST_READ_BYTES);
+    // One byte over the limit tells "too large" from "exactly at it".
+    file.take(FILE_BYTES_MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > FILE_BYTES_MAX {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            limit_bytes: FILE_BYTES_MAX,
+        });
+    }
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Reads a one-line sysfs attribute, trimmed.

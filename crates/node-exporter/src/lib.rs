@@ -13,14 +13,17 @@
 //! - [`scrape`]: runs collectors concurrently, each under a timeout, and
 //!   adds `node_scrape_collector_*`; one stuck collector cannot hold up a
 //!   scrape (node_exporter's weak spot on hung NFS mounts).
-//! - [`server`]: HTTP, content negotiation and gzip; [`cli`]: the flags.
+//! - [`server`]: HTTP routes, content negotiation and [`gzip`]; [`web`]:
+//!   serving them with `--web.config.file`; [`cli`]: the flags; [`log`]:
+//!   log lines; [`mem`]: allocator tuning.
 //!
 //! Known differences from node_exporter 1.5: no `go_*` and `promhttp_*`
 //! families (there is no Go runtime), `node_exporter_build_info` carries
-//! this crate's version, `--web.config.file` (TLS, basic auth) is refused
-//! at startup rather than ignored, `--collector.timeout` is new, and of
-//! the collectors only the default Linux set that applies to servers and
-//! VMs exists (no zpool I/O/state or btrfs ioctl device error counters).
+//! this crate's version, `--collector.timeout` is new, and of the
+//! collectors only the default Linux set that applies to servers and VMs
+//! exists. Logs are go-kit shaped (`ts=… caller=… level=… msg=…`) but
+//! `caller` names Rust files. A build without the default `web-config`
+//! feature refuses `--web.config.file` at start-up.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -38,10 +41,14 @@ pub mod cli;
 pub mod collector;
 pub mod error;
 pub mod fsread;
+pub mod gzip;
+pub mod log;
+pub mod mem;
 pub mod metric_set;
 pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
 pub mod textparse;
+pub mod web;
 
 pub use error::{Error, Result};

@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use beacon_node_exporter::cli::{self, Args};
+use anyhow::Context;
+use beacon_node_exporter::cli::{self, Args, Command};
 use beacon_node_exporter::collector;
 use beacon_node_exporter::scrape::Registry;
 use beacon_node_exporter::server::{self, AppState};
-use clap::Parser;
+use beacon_node_exporter::web::{self, WebOptions};
+use beacon_node_exporter::{log, mem};
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -24,16 +25,15 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let (rest, switches) = cli::split_collector_flags(std::env::args().collect());
-    let args = Args::parse_from(rest);
+    let args = match Args::parse(rest)? {
+        Command::Run(args) => args,
+        Command::Help(text) | Command::Version(text) => {
+            print!("{text}");
+            return Ok(());
+        }
+    };
     init_logging(&args);
-    if !args.web_config_file.is_empty() {
-        // Serving without the TLS or authentication the operator asked
-        // for would be worse than not starting.
-        bail!(
-            "--web.config.file {}: TLS and basic auth are not supported yet; remove the flag or front the exporter with a proxy",
-            args.web_config_file
-        );
-    }
+    let web = WebOptions::new(&args.web_config_file)?;
     let cfg = Arc::new(args.config().context("invalid flag")?);
     let names = cli::enabled_collectors(args.disable_defaults, &switches);
     let timeout = cli::duration_flag("collector.timeout", &args.collector_timeout)?;
@@ -52,7 +52,9 @@ fn run() -> anyhow::Result<()> {
         in_flight: (args.max_requests > 0).then(|| tokio::sync::Semaphore::new(args.max_requests)),
         max_requests: args.max_requests,
     });
-    limit_malloc_arenas();
+    mem::tune_allocator();
+    // Flag parsing and pattern compilation leave freed memory behind.
+    mem::release_free_memory();
     // One thread serves HTTP (a scrape every few seconds needs no more);
     // collectors run on the blocking pool.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -62,26 +64,52 @@ fn run() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(serve(args.listen_address, state))
+    rt.block_on(serve(args.listen_address.clone(), state, web))
 }
 
-async fn serve(addrs: Vec<String>, state: Arc<AppState>) -> anyhow::Result<()> {
-    let mut tasks = Vec::new();
+/// Serves every listen address until SIGINT or SIGTERM, then lets
+/// in-flight scrapes finish.
+async fn serve(addrs: Vec<String>, state: Arc<AppState>, web: WebOptions) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
     for a in addrs {
         let addr = parse_listen_address(&a)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {a}; is another exporter running there?"))?;
-        tracing::info!(address = %addr, "listening");
         let app = server::router(state.clone());
-        tasks.push(tokio::spawn(
-            async move { axum::serve(listener, app).await },
-        ));
+        let mut stop = stop_rx.clone();
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let web = web.clone();
+        servers.spawn(async move { web::serve(listener, app, &web, shutdown).await });
     }
-    for t in tasks {
-        t.await.context("server task")?.context("serving HTTP")?;
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    while let Some(done) = servers.join_next().await {
+        done.context("server task")?.context("serving HTTP")?;
     }
     Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        // Without a SIGTERM handler the default action still ends us.
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Go's `host:port` listen syntax: an empty host means all interfaces.
@@ -95,21 +123,6 @@ fn parse_listen_address(a: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("--web.listen-address {a}: expected host:port"))
 }
 
-/// glibc gives every thread that allocates its own malloc arena; for an
-/// exporter that mostly sleeps that is megabytes of RSS for nothing.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    const ARENAS_MAX: libc::c_int = 1;
-    // SAFETY: mallopt only adjusts allocator tuning; it is called before
-    // any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, ARENAS_MAX);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
-
 fn init_logging(args: &Args) {
     let level = match args.log_level.as_str() {
         "debug" => tracing::Level::DEBUG,
@@ -117,13 +130,10 @@ fn init_logging(args: &Args) {
         "error" => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
     };
-    let b = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if args.log_format == "json" {
-        b.json().init();
+    let format = if args.log_format == "json" {
+        log::Format::Json
     } else {
-        b.init();
-    }
+        log::Format::Logfmt
+    };
+    log::Logger::new(level, format).install();
 }

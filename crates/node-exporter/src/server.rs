@@ -115,44 +115,7 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     })
 }
 
-/// The deflate state, kept between scrapes: allocating it costs a few
-/// hundred KiB of fresh (page-faulted) memory per scrape.
-static COMPRESSOR: std::sync::Mutex<Option<flate2::Compress>> = std::sync::Mutex::new(None);
-
-/// The fixed gzip member header: deflate, no flags, no mtime, unknown OS.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-
-/// Gzip-compresses `data` (RFC 1952: header, raw deflate, CRC-32, size).
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut guard = COMPRESSOR.lock().unwrap_or_else(|p| p.into_inner());
-    // Fast compression: scrapes are small and CPU per scrape matters more
-    // than the last few percent of bytes.
-    let c = guard.get_or_insert_with(|| flate2::Compress::new(flate2::Compression::fast(), false));
-    c.reset();
-    let mut out = Vec::with_capacity(data.len() / 4 + 64);
-    out.extend_from_slice(&GZIP_HEADER);
-    let mut consumed = 0;
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(out.capacity());
-        }
-        let before = c.total_in();
-        let status = c.compress_vec(&data[consumed..], &mut out, flate2::FlushCompress::Finish);
-        consumed += (c.total_in() - before) as usize;
-        match status {
-            Ok(flate2::Status::StreamEnd) => break,
-            Ok(_) => continue,
-            // Deflating into a Vec with room cannot fail; an empty body is
-            // still a valid (if short) answer.
-            Err(_) => return Vec::new(),
-        }
-    }
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
+pub use crate::gzip::gzip;
 
 /// `collect[]=a&collect[]=b&exclude[]=c` from a query string.
 pub fn selection(query: &str) -> Selection {

@@ -122,6 +122,28 @@ zil_commit_count                4    10
 zil_itx_metaslab_normal_bytes   4    0
 X
 
+# synthetic: two pools, one with I/O counters and a dataset, one suspended.
+z=$OUT_PROC/spl/kstat/zfs
+mkdir -p "$z/tank" "$z/backup"
+cat > "$z/tank/io" <<'X'
+14 3 0x00 1 80 1904553118 871220994021
+nread    nwritten reads    writes   wtime    wlentime wupdate  rtime    rlentime rupdate  wcnt     rcnt
+2510848  7340032  61       412      3004518  52131097 860519321 1201441  9801262  860519321 0  0
+X
+cat > "$z/tank/objset-0x36" <<'X'
+31 1 0x01 7 2160 1904583337 871221040520
+name                            type data
+dataset_name                    7    tank/home
+writes                          4    37
+nwritten                        4    151552
+reads                           4    9
+nread                           4    36864
+nunlinks                        4    2
+nunlinked                       4    2
+X
+echo ONLINE > "$z/tank/state"
+echo SUSPENDED > "$z/backup/state"
+
 # /sys/class/net: every readable regular attribute of lo and of the first
 # other interface.
 first=$(ls "$SYS/class/net" | grep -v '^lo$' | grep -v bonding_masters | head -n 1)

@@ -159,6 +159,8 @@ fn matches_node_exporter_1_5() {
             beacon_node_exporter::collector::DEFAULT_FS_TYPES_EXCLUDE
         ),
         "--collector.netdev.device-exclude=^lo$".to_string(),
+        "--collector.cpu.info.flags-include=^(sse.*|avx.*|aes|nx|hypervisor)$".to_string(),
+        "--collector.cpu.info.bugs-include=.".to_string(),
     ];
     let (ref_port, our_port) = (free_port(), free_port());
     let _reference = start(REFERENCE, ref_port, &flags);
@@ -206,6 +208,8 @@ fn matches_node_exporter_1_5() {
         "node_entropy_pool_size_bits",
         "node_nf_conntrack_entries_limit",
         "node_filefd_maximum",
+        "node_cpu_flag_info",
+        "node_cpu_bug_info",
     ] {
         let (t, o) = (samples(&theirs, name), samples(&ours, name));
         if t != o {

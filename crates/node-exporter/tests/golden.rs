@@ -58,6 +58,7 @@ fn testdata() -> PathBuf {
 
 fn config(textfile_dir: Option<PathBuf>) -> Arc<Config> {
     let td = testdata();
+    let re = |p: &str| collector::compile("test", p).expect("test pattern compiles");
     Arc::new(Config {
         procfs: td.join("proc"),
         sysfs: td.join("sys"),
@@ -65,6 +66,8 @@ fn config(textfile_dir: Option<PathBuf>) -> Arc<Config> {
         udev_data: td.join("udev"),
         textfile_directory: textfile_dir,
         cpu_info: true,
+        cpu_flags_include: Some(re("^(aes|avx.?|sse2?|nx)$")),
+        cpu_bugs_include: Some(re("^(spectre_.*|mds)$")),
         ..Config::default()
     })
 }

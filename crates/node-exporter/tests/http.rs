@@ -171,3 +171,64 @@ fn landing_page_and_unknown_paths() {
     let r = get(port, "/nope", "");
     assert!(r.status.contains("404"), "{}", r.status);
 }
+
+/// A collector that holds its scrape until the test lets it go.
+struct Held {
+    entered: std::sync::mpsc::SyncSender<()>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl collector::Collector for Held {
+    fn name(&self) -> &'static str {
+        "held"
+    }
+    fn update(
+        &self,
+        out: &mut beacon_node_exporter::metric_set::MetricSet,
+    ) -> beacon_node_exporter::Result<()> {
+        let _ = self.entered.send(());
+        let rx = self.release.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = rx.recv_timeout(Duration::from_secs(30));
+        out.gauge("held_ok", "Whether the held scrape finished.", &[], 1.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn max_requests_refuses_scrapes_beyond_the_limit() {
+    let rt = runtime();
+    let (entered_tx, entered_rx) = std::sync::mpsc::sync_channel(1);
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let held: Arc<dyn collector::Collector> = Arc::new(Held {
+        entered: entered_tx,
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let state = Arc::new(AppState {
+        registry: Registry::new(vec![held], Duration::from_secs(20)),
+        telemetry_path: "/metrics".into(),
+        in_flight: Some(tokio::sync::Semaphore::new(1)),
+        max_requests: 1,
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().expect("addr").port();
+    rt.spawn(async move { axum::serve(listener, router(state)).await });
+
+    let first = std::thread::spawn(move || get(port, "/metrics", ""));
+    entered_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("first scrape started");
+    let r = get(port, "/metrics", "");
+    assert!(r.status.contains("503"), "{}", r.status);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "Limit of concurrent requests reached (1), try again later.\n"
+    );
+    // Only scrapes count against the limit.
+    assert!(get(port, "/", "").status.contains("200"));
+    release_tx.send(()).expect("release");
+    let r = first.join().expect("first scrape");
+    assert!(r.status.contains("200"), "{}", r.status);
+    assert!(String::from_utf8_lossy(&r.body).contains("held_ok 1"));
+}

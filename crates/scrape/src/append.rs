@@ -8,12 +8,13 @@
 //! happens once per new series.
 
 use beacon_config::relabel::{self, RelabelConfig};
+use beacon_exposition::ProtobufParser;
 use beacon_exposition::parser::{ParseFormat, Parser};
 use beacon_exposition::{Entry, NativeHistogram};
-use beacon_model::{Exemplar, Labels, SeriesRef, stale_nan};
+use beacon_model::{Exemplar, Labels, Metadata, MetricType, SeriesRef, stale_nan};
 use beacon_storage::{AppendError, Appender};
 
-use crate::cache::{CacheEntry, CachedSeries, ScrapeCache};
+use crate::cache::{CacheEntry, CachedSeries, MetaEntry, MetricMetadata, ScrapeCache};
 use crate::options::Limits;
 use crate::stats::ScrapeStats;
 use crate::{Error, Result};
@@ -28,6 +29,9 @@ pub struct AppendSettings<'a> {
     pub track_timestamps_staleness: bool,
     pub metric_relabel_configs: &'a [RelabelConfig],
     pub limits: Limits,
+    /// Protobuf bodies: also yield the classic buckets of native
+    /// histograms (`always_scrape_classic_histograms`).
+    pub classic_histograms: bool,
 }
 
 /// Counts reported through the synthetic `scrape_*` series.
@@ -42,6 +46,7 @@ pub struct AppendOutcome {
 }
 
 /// A sample's value, float or native histogram.
+#[derive(Clone, Copy)]
 enum Value<'e> {
     Float(f64),
     Histogram(&'e NativeHistogram),
@@ -61,15 +66,31 @@ pub fn append_body(
     cache.begin();
     let mut out = AppendOutcome::default();
     let format_name = format_name(format);
-    for entry in Parser::new(format, body) {
+    let parser = match format {
+        ParseFormat::Protobuf => Parser::Protobuf(
+            ProtobufParser::new(body).with_classic_histograms(s.classic_histograms),
+        ),
+        _ => Parser::new(format, body),
+    };
+    let mut family = Family::default();
+    for entry in parser {
         let entry = entry.map_err(|source| Error::Parse {
             format: format_name,
             source,
         })?;
         match entry {
-            Entry::Help { name, help } => cache.set_help(&name, &help),
-            Entry::Type { name, metric_type } => cache.set_type(&name, metric_type),
-            Entry::Unit { name, unit } => cache.set_unit(&name, &unit),
+            Entry::Help { name, help } => {
+                let changed = cache.set_help(&name, &help);
+                family.enter(&name, changed);
+            }
+            Entry::Type { name, metric_type } => {
+                let changed = cache.set_type(&name, metric_type);
+                family.enter(&name, changed);
+            }
+            Entry::Unit { name, unit } => {
+                let changed = cache.set_unit(&name, &unit);
+                family.enter(&name, changed);
+            }
             Entry::Sample(sample) => {
                 out.scraped += 1;
                 let ts = sample.timestamp_ms;
@@ -84,6 +105,7 @@ pub fn append_body(
                     s,
                     stats,
                     exemplar.as_slice(),
+                    &family,
                 )?;
                 out.count(appended, s.limits.sample_limit, stats)?;
             }
@@ -103,6 +125,7 @@ pub fn append_body(
                     s,
                     stats,
                     &h.exemplars,
+                    &family,
                 )?;
                 out.count(appended, s.limits.sample_limit, stats)?;
             }
@@ -165,82 +188,210 @@ fn append_one(
     s: &AppendSettings<'_>,
     stats: &ScrapeStats,
     exemplars: &[Exemplar],
+    family: &Family,
 ) -> Result<Appended> {
     let iter = cache.iter;
-    let (r, lset, hash, kind) = match cache.entries.get_mut(key) {
-        Some(e) => {
-            e.last_iter = iter;
-            match &e.series {
-                None => return Ok(Appended::Dropped),
-                Some(c) => (c.r, c.labels.clone(), c.hash, Appended::Cached),
-            }
-        }
-        None => {
-            let Some(lset) = sample_labels(labels(), s)? else {
-                cache.entries.insert(
-                    key.into(),
-                    CacheEntry {
-                        series: None,
-                        last_iter: iter,
-                    },
-                );
-                return Ok(Appended::Dropped);
-            };
-            check_limits(&lset, &s.limits, stats)?;
-            let hash = lset.hash64();
-            (SeriesRef::NONE, lset, hash, Appended::New)
-        }
+    let ts = match explicit_t {
+        Some(et) if s.honor_timestamps => et,
+        _ => t,
     };
+    // Series with their own timestamps are left out of staleness
+    // tracking unless the job asks for it, as in Prometheus.
+    let tracked = explicit_t.is_none() || s.track_timestamps_staleness || !s.honor_timestamps;
+    // Fast path: a known series text. The entry is updated in place, so a
+    // cache hit costs no label clone and no map insert but `seen`.
+    if let Some(e) = cache.entries.get_mut(key) {
+        e.last_iter = iter;
+        let Some(c) = e.series.as_mut() else {
+            return Ok(Appended::Dropped);
+        };
+        if !cache.seen.insert(c.hash) {
+            return Err(Error::DuplicateSeries {
+                series: c.labels.to_string(),
+            });
+        }
+        let Some(r) = store(app, c.r, &c.labels, ts, value, stats)? else {
+            return Ok(Appended::Cached);
+        };
+        c.r = r;
+        after_append(
+            app,
+            r,
+            &c.labels,
+            exemplars,
+            family,
+            cache_meta(&cache.metadata, family, false),
+        );
+        if tracked {
+            e.track(iter);
+        }
+        return Ok(Appended::Cached);
+    }
+    let Some(lset) = sample_labels(labels(), s)? else {
+        cache
+            .entries
+            .insert(key.into(), CacheEntry::new(None, iter));
+        return Ok(Appended::Dropped);
+    };
+    check_limits(&lset, &s.limits, stats)?;
+    let hash = lset.hash64();
     if !cache.seen.insert(hash) {
         return Err(Error::DuplicateSeries {
             series: lset.to_string(),
         });
     }
-    let ts = match explicit_t {
-        Some(et) if s.honor_timestamps => et,
-        _ => t,
+    let Some(r) = store(app, SeriesRef::NONE, &lset, ts, value, stats)? else {
+        return Ok(Appended::New);
     };
+    after_append(
+        app,
+        r,
+        &lset,
+        exemplars,
+        family,
+        cache_meta(&cache.metadata, family, true),
+    );
+    let mut entry = CacheEntry::new(
+        Some(CachedSeries {
+            r,
+            labels: lset,
+            hash,
+        }),
+        iter,
+    );
+    if tracked {
+        entry.track(iter);
+    }
+    cache.entries.insert(key.into(), entry);
+    Ok(Appended::New)
+}
+
+/// Appends the value; `None` when storage refused it for a reason that
+/// skips the sample but not the scrape.
+fn store(
+    app: &mut dyn Appender,
+    r: SeriesRef,
+    lset: &Labels,
+    ts: i64,
+    value: Value<'_>,
+    stats: &ScrapeStats,
+) -> Result<Option<SeriesRef>> {
     let result = match value {
-        Value::Float(v) => app.append(r, &lset, ts, v),
+        Value::Float(v) => app.append(r, lset, ts, v),
         Value::Histogram(NativeHistogram::Int(h)) => {
-            app.append_histogram(r, &lset, ts, Some(h), None)
+            app.append_histogram(r, lset, ts, Some(h), None)
         }
         Value::Histogram(NativeHistogram::Float(h)) => {
-            app.append_histogram(r, &lset, ts, None, Some(h))
+            app.append_histogram(r, lset, ts, None, Some(h))
         }
     };
-    let new_ref = match result {
-        Ok(nr) => nr,
-        Err(e) => {
-            // Prometheus skips samples the storage refuses for ordering
-            // reasons and goes on with the scrape.
-            if count_ignorable(&e, stats) {
-                return Ok(kind);
-            }
-            return Err(Error::Storage(e.to_string()));
-        }
-    };
+    match result {
+        Ok(nr) => Ok(Some(nr)),
+        // Prometheus skips samples the storage refuses for ordering
+        // reasons and goes on with the scrape.
+        Err(e) if count_ignorable(&e, stats) => Ok(None),
+        Err(e) => Err(Error::Storage(e.to_string())),
+    }
+}
+
+/// The family's metadata when this series must get it written: new
+/// series, or the family changed in this scrape.
+fn cache_meta<'m>(
+    metadata: &'m hashbrown::HashMap<String, MetaEntry>,
+    family: &Family,
+    new_series: bool,
+) -> Option<&'m MetricMetadata> {
+    if !(new_series || family.changed) || family.name.is_empty() {
+        return None;
+    }
+    metadata.get(family.name.as_str()).map(|e| &e.meta)
+}
+
+/// Exemplars and metadata of a sample just appended as `r`.
+fn after_append(
+    app: &mut dyn Appender,
+    r: SeriesRef,
+    lset: &Labels,
+    exemplars: &[Exemplar],
+    family: &Family,
+    meta: Option<&MetricMetadata>,
+) {
     for ex in exemplars {
         // Exemplar errors never fail a scrape.
-        let _ = app.append_exemplar(new_ref, &lset, ex);
+        let _ = app.append_exemplar(r, lset, ex);
     }
-    if explicit_t.is_none() || s.track_timestamps_staleness || !s.honor_timestamps {
-        cache.series_cur.insert(hash, lset.clone());
+    if let Some(m) = meta {
+        family.write_metadata(m, app, r, lset);
     }
-    if kind == Appended::New || new_ref != r {
-        cache.entries.insert(
-            key.into(),
-            CacheEntry {
-                series: Some(CachedSeries {
-                    r: new_ref,
-                    labels: lset,
-                    hash,
-                }),
-                last_iter: iter,
-            },
-        );
+}
+
+/// The metric family the last `HELP`/`TYPE`/`UNIT` line named: the
+/// metadata of the samples that follow.
+#[derive(Default)]
+struct Family {
+    name: String,
+    /// Its metadata changed in this scrape, so every series of it gets
+    /// the new metadata written, not only new series.
+    changed: bool,
+}
+
+impl Family {
+    fn enter(&mut self, name: &str, changed: bool) {
+        if self.name != name {
+            self.name.clear();
+            self.name.push_str(name);
+        }
+        self.changed = changed;
     }
-    Ok(kind)
+
+    /// Passes the family's metadata to storage for one series, as
+    /// Prometheus's metadata cache does: for new series and after a
+    /// change. A series that does not belong to the family (a body that
+    /// left out `TYPE` for the next family) gets nothing rather than
+    /// wrong metadata. Refusals never fail a scrape.
+    fn write_metadata(
+        &self,
+        m: &MetricMetadata,
+        app: &mut dyn Appender,
+        r: SeriesRef,
+        lset: &Labels,
+    ) {
+        let series_name = lset.metric_name().unwrap_or("");
+        if !is_series_of_family(series_name, &self.name, m.metric_type) {
+            return;
+        }
+        let meta = Metadata {
+            metric_type: m.metric_type,
+            help: m.help.clone(),
+            unit: m.unit.clone(),
+        };
+        let _ = app.update_metadata(r, lset, &meta);
+    }
+}
+
+/// Whether a series named `series` is part of family `family` of type
+/// `t`: the same name, or the name plus a suffix the type allows
+/// (`_bucket`/`_sum`/`_count` of a histogram, ...). Counters and info
+/// metrics may carry `_total`/`_info` in the family name or not.
+pub fn is_series_of_family(series: &str, family: &str, t: MetricType) -> bool {
+    fn cut<'a>(name: &'a str, suffixes: &[&str]) -> &'a str {
+        suffixes
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name)
+    }
+    if !series.starts_with(family) {
+        return false;
+    }
+    let (fam, got) = match t {
+        MetricType::Counter => (cut(family, &["_total"]), cut(series, &["_total"])),
+        MetricType::Info => (cut(family, &["_info"]), cut(series, &["_info"])),
+        MetricType::Histogram => (family, cut(series, &["_bucket", "_sum", "_count"])),
+        MetricType::GaugeHistogram => (family, cut(series, &["_bucket", "_gsum", "_gcount"])),
+        MetricType::Summary => (family, cut(series, &["_sum", "_count"])),
+        _ => (family, series),
+    };
+    fam == got
 }
 
 fn count_ignorable(e: &beacon_storage::Error, stats: &ScrapeStats) -> bool {
@@ -341,20 +492,147 @@ fn check_limits(lset: &Labels, limits: &Limits, stats: &ScrapeStats) -> Result<(
 
 /// Writes staleness markers at `t` for series of the previous scrape that
 /// the current one did not produce.
-fn append_stale_markers(cache: &mut ScrapeCache, app: &mut dyn Appender, t: i64) {
-    for (hash, labels) in &cache.series_prev {
-        if !cache.series_cur.contains_key(hash) {
-            // A refused marker (the series moved on already) is harmless.
-            let _ = app.append(SeriesRef::NONE, labels, t, stale_nan());
-        }
+fn append_stale_markers(cache: &ScrapeCache, app: &mut dyn Appender, t: i64) {
+    for labels in cache.vanished() {
+        // A refused marker (the series moved on already) is harmless.
+        let _ = app.append(SeriesRef::NONE, labels, t, stale_nan());
     }
 }
 
 /// After a failed scrape (its batch rolled back): every series of the
 /// previous scrape goes stale at `t`.
 pub fn append_failure(cache: &mut ScrapeCache, app: &mut dyn Appender, t: i64) {
-    cache.fail();
-    for labels in cache.take_prev().values() {
+    for labels in cache.prev_series() {
         let _ = app.append(SeriesRef::NONE, labels, t, stale_nan());
+    }
+    cache.fail();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beacon_model::{FloatHistogram, Histogram, is_stale_nan};
+
+    /// Keeps `(series, t)` of every staleness marker appended.
+    #[derive(Default)]
+    struct Markers(Vec<(String, i64)>);
+
+    impl Appender for Markers {
+        fn append(
+            &mut self,
+            _: SeriesRef,
+            l: &Labels,
+            t: i64,
+            v: f64,
+        ) -> beacon_storage::Result<SeriesRef> {
+            if is_stale_nan(v) {
+                self.0.push((l.metric_name().unwrap_or("").to_owned(), t));
+            }
+            Ok(SeriesRef(1))
+        }
+        fn append_histogram(
+            &mut self,
+            _: SeriesRef,
+            _: &Labels,
+            _: i64,
+            _: Option<&Histogram>,
+            _: Option<&FloatHistogram>,
+        ) -> beacon_storage::Result<SeriesRef> {
+            Ok(SeriesRef(1))
+        }
+        fn commit(&mut self) -> beacon_storage::Result<()> {
+            Ok(())
+        }
+        fn rollback(&mut self) -> beacon_storage::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// One scrape of `body` at `t`, as the loop does it; returns the
+    /// markers written, sorted.
+    fn scrape(cache: &mut ScrapeCache, body: &str, t: i64) -> Vec<(String, i64)> {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = AppendSettings {
+            target_labels: &target,
+            honor_labels: false,
+            honor_timestamps: true,
+            track_timestamps_staleness: false,
+            metric_relabel_configs: &[],
+            limits: Limits::default(),
+            classic_histograms: false,
+        };
+        let mut app = Markers::default();
+        let stats = ScrapeStats::default();
+        let r = append_body(
+            cache,
+            &mut app,
+            body.as_bytes(),
+            ParseFormat::Text,
+            t,
+            &s,
+            &stats,
+        );
+        if r.is_err() {
+            app.0.clear();
+            append_failure(cache, &mut app, t);
+        }
+        app.0.sort();
+        app.0
+    }
+
+    #[test]
+    fn staleness_follows_the_previous_successful_scrape() {
+        let mut c = ScrapeCache::new();
+        let none: Vec<(String, i64)> = Vec::new();
+        assert_eq!(scrape(&mut c, "a 1\nb 1\nc 1 5\n", 10), none);
+        // b vanishes; c has its own timestamp and is not tracked.
+        assert_eq!(scrape(&mut c, "a 1\n", 20), [("b".into(), 20)]);
+        assert_eq!(scrape(&mut c, "a 1\nb 1\n", 30), none);
+        // Fails after appending a: both series of the last good scrape
+        // go stale, a included.
+        assert_eq!(
+            scrape(&mut c, "a 1\nbad{ 1\n", 40),
+            [("a".into(), 40), ("b".into(), 40)]
+        );
+        // Already marked: the next good scrape marks nothing again, and
+        // fails with nothing to mark.
+        assert_eq!(scrape(&mut c, "a 1\n", 50), none);
+        assert_eq!(scrape(&mut c, "a 1\na 2\n", 60), [("a".into(), 60)]);
+        assert_eq!(scrape(&mut c, "bad{", 70), none);
+    }
+
+    fn check(series: &str, family: &str, t: MetricType, expected: bool) {
+        assert_eq!(
+            is_series_of_family(series, family, t),
+            expected,
+            "{series} in {family} ({t})"
+        );
+    }
+
+    #[test]
+    fn series_of_family() {
+        use MetricType::*;
+        for (series, family, t, expected) in [
+            ("temp", "temp", Gauge, true),
+            ("temp_c", "temp", Gauge, false),
+            ("reqs_total", "reqs_total", Counter, true),
+            ("reqs_total", "reqs", Counter, true),
+            ("reqs", "reqs_total", Counter, false),
+            ("reqs_created", "reqs", Counter, false),
+            ("lat_bucket", "lat", Histogram, true),
+            ("lat_sum", "lat", Histogram, true),
+            ("lat_count", "lat", Histogram, true),
+            ("lat", "lat", Histogram, true),
+            ("lat_gsum", "lat", Histogram, false),
+            ("lat_gsum", "lat", GaugeHistogram, true),
+            ("q_sum", "q", Summary, true),
+            ("q_bucket", "q", Summary, false),
+            ("build_info", "build", Info, true),
+            ("build_info", "build_info", Info, true),
+            ("other", "reqs", Counter, false),
+            ("x_total", "x", Unknown, false),
+        ] {
+            check(series, family, t, expected);
+        }
     }
 }

@@ -17,6 +17,12 @@ pub enum Error {
     /// The scrape took longer than `scrape_timeout`.
     #[error("scrape timed out after {timeout_ms}ms")]
     Timeout { timeout_ms: i64 },
+    /// The response's `Content-Type` does not say how to parse it and the
+    /// job has no `fallback_scrape_protocol`.
+    #[error(
+        "non-compliant scrape target sending {problem} and no fallback_scrape_protocol specified for target"
+    )]
+    ContentType { problem: String },
     /// The (decompressed) body is larger than `body_size_limit`.
     #[error("body size limit exceeded: more than {limit_bytes} bytes")]
     BodySizeLimit { limit_bytes: usize },

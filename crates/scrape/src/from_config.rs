@@ -26,6 +26,13 @@ pub fn scrape_options(c: &ScrapeConfig) -> Result<ScrapeOptions> {
                 .ok_or_else(|| err(format!("unknown scrape protocol {}", p.as_str())))
         })
         .collect::<Result<Vec<_>>>()?;
+    let fallback_scrape_protocol = match c.fallback_scrape_protocol {
+        Some(p) => Some(
+            ScrapeProtocol::parse(p.as_str())
+                .ok_or_else(|| err(format!("unknown scrape protocol {}", p.as_str())))?,
+        ),
+        None => None,
+    };
     Ok(ScrapeOptions {
         job_name: c.job_name.clone(),
         scrape_interval: c.scrape_interval.to_std(),
@@ -37,6 +44,8 @@ pub fn scrape_options(c: &ScrapeConfig) -> Result<ScrapeOptions> {
         honor_timestamps: c.honor_timestamps,
         track_timestamps_staleness: c.track_timestamps_staleness,
         scrape_protocols,
+        fallback_scrape_protocol,
+        always_scrape_classic_histograms: c.always_scrape_classic_histograms.unwrap_or(false),
         enable_compression: c.enable_compression,
         client: http_settings(&c.http).map_err(|e| err(e.to_string()))?,
         relabel_configs: c.relabel_configs.clone(),

@@ -5,10 +5,14 @@
 //! label rules: defaults, `relabel_configs`, `instance`), and runs a
 //! [`scrape_loop::ScrapeLoop`] per target at a hash-spread offset. Each
 //! scrape fetches the body ([`fetch`]: content negotiation, gzip, timeout,
-//! `body_size_limit` while streaming), appends it ([`append`]: parse, the
-//! [`cache::ScrapeCache`] keyed by raw series text, honor_labels,
-//! `metric_relabel_configs`, limits, staleness markers) and writes the
-//! synthetic `up` and `scrape_*` series, all as one storage batch.
+//! `body_size_limit` while streaming, the parser chosen from the
+//! `Content-Type` or `fallback_scrape_protocol`), appends it ([`append`]:
+//! parse, the [`cache::ScrapeCache`] keyed by raw series text,
+//! honor_labels, `metric_relabel_configs`, limits, exemplars, metadata for
+//! new or changed series, staleness markers) and writes the synthetic `up`
+//! and `scrape_*` series, all as one storage batch. A target that leaves
+//! goes stale after its next due scrape, as in Prometheus; shutdown
+//! writes no markers ([`pool`]).
 //!
 //! Scraping sees storage only through `beacon_storage::Appendable`.
 //!

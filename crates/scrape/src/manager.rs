@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::cache::MetricMetadata;
 use crate::options::ScrapeOptions;
-use crate::pool::ScrapePool;
+use crate::pool::{EndOfRun, ScrapePool};
 use crate::scrape_loop::{Clock, LoopEnv, system_clock};
 use crate::stats::{ScrapeStats, ScrapeStatsSnapshot};
 use crate::target::{Health, Target};
@@ -129,6 +129,7 @@ impl ScrapeManager {
                 appendable,
                 stats: Arc::new(ScrapeStats::default()),
                 clock: options.clock.clone(),
+                end_of_run: Arc::new(EndOfRun::default()),
             },
             options,
             pools: tokio::sync::Mutex::new(BTreeMap::new()),
@@ -139,8 +140,9 @@ impl ScrapeManager {
     }
 
     /// Applies a new set of jobs. Unchanged jobs keep scraping untouched;
-    /// changed ones reload in place (keeping caches); removed ones stop
-    /// with staleness markers. The first error is returned after every
+    /// changed ones reload in place (keeping caches); removed ones stop,
+    /// their series going stale after the next due scrape (see
+    /// [`crate::pool`]). The first error is returned after every
     /// other job was applied; the failing job keeps its old settings.
     pub async fn apply_options(&self, jobs: &[ScrapeOptions]) -> Result<()> {
         let mut pools = self.pools.lock().await;
@@ -153,7 +155,7 @@ impl ScrapeManager {
             .collect();
         for name in removed {
             if let Some(mut p) = pools.remove(&name) {
-                p.stop().await;
+                p.stop();
             }
         }
         let mut first_err: Option<Error> = None;
@@ -252,14 +254,25 @@ impl ScrapeManager {
         }
     }
 
-    /// Stops every pool; every series gets a staleness marker.
+    /// Stops every pool for server shutdown. Like Prometheus, no
+    /// staleness markers are written (pending end-of-run markers of
+    /// earlier removed targets are dropped too): the restarted server goes
+    /// on with the same series, and queries see the gap as the usual
+    /// 5-minute lookback running out.
     pub async fn stop(&self) {
         self.stop_tx.send_replace(true);
         let mut pools = self.pools.lock().await;
         for (_, mut p) in std::mem::take(&mut *pools) {
-            p.stop().await;
+            p.shutdown();
         }
+        self.env.end_of_run.cancel_pending();
         self.refresh_view(&pools);
+    }
+
+    /// End-of-run staleness tasks still waiting (targets that went away
+    /// less than about two intervals ago).
+    pub fn pending_staleness(&self) -> usize {
+        self.env.end_of_run.pending()
     }
 
     /// Scrapes every target of every job once, now.

@@ -35,6 +35,13 @@ pub struct ScrapeOptions {
     pub honor_timestamps: bool,
     pub track_timestamps_staleness: bool,
     pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// How to parse a body whose `Content-Type` is missing, unparsable or
+    /// unknown. `None`: such a scrape fails, as in Prometheus 3 (2.x
+    /// parsed it as text 0.0.4 without a word).
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
+    /// Also ingest the classic buckets of histograms a protobuf body
+    /// exposes as native ones (`always_scrape_classic_histograms`).
+    pub always_scrape_classic_histograms: bool,
     /// Ask for gzip (`enable_compression`).
     pub enable_compression: bool,
     pub client: HttpClientSettings,
@@ -57,6 +64,8 @@ impl ScrapeOptions {
             honor_timestamps: true,
             track_timestamps_staleness: false,
             scrape_protocols: DEFAULT_SCRAPE_PROTOCOLS.to_vec(),
+            fallback_scrape_protocol: None,
+            always_scrape_classic_histograms: false,
             enable_compression: true,
             client: HttpClientSettings::default(),
             relabel_configs: Vec::new(),

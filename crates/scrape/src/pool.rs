@@ -6,9 +6,9 @@
 //! of targets that are still there untouched, and stops the rest with
 //! staleness markers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use beacon_discovery::TargetGroup;
 use beacon_discovery::client::HttpClient;
@@ -121,7 +121,7 @@ impl ScrapePool {
             .collect();
         for h in gone {
             if let Some(handle) = self.loops.remove(&h) {
-                stop_loop(handle, true).await;
+                stop_loop(handle, &self.env, Stop::EndOfRun);
             }
         }
         for (h, t) in wanted {
@@ -134,6 +134,7 @@ impl ScrapePool {
             lp.forced_error = forced.clone();
             let lp = Arc::new(tokio::sync::Mutex::new(lp));
             let task = self.spawn(&target, &lp);
+            self.env.end_of_run.register(h);
             self.loops.insert(h, LoopHandle { target, lp, task });
         }
         self.env
@@ -183,10 +184,20 @@ impl ScrapePool {
         Ok(())
     }
 
-    /// Stops every loop, writing staleness markers.
-    pub async fn stop(&mut self) {
+    /// Stops every loop (the job left the configuration); their series
+    /// go stale as for a vanished target.
+    pub fn stop(&mut self) {
+        self.stop_all(Stop::EndOfRun);
+    }
+
+    /// Stops every loop without staleness markers (server shutdown).
+    pub fn shutdown(&mut self) {
+        self.stop_all(Stop::Shutdown);
+    }
+
+    fn stop_all(&mut self, mode: Stop) {
         for (_, handle) in self.loops.drain() {
-            stop_loop(handle, true).await;
+            stop_loop(handle, &self.env, mode);
         }
         self.env
             .stats
@@ -213,13 +224,113 @@ impl ScrapePool {
     }
 }
 
-async fn stop_loop(handle: LoopHandle, stale: bool) {
+/// Targets whose loops stopped but whose series may yet go stale:
+/// Prometheus's end-of-run staleness. Shared by every pool of a manager, so
+/// a target whose job was removed and added back by a later reload (a new
+/// pool) counts as still there.
+#[derive(Debug, Default)]
+pub struct EndOfRun {
+    /// Hashes of targets with a loop in some pool.
+    live: parking_lot::Mutex<HashSet<u64>>,
+    /// Waiting end-of-run tasks.
+    pending: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl EndOfRun {
+    fn register(&self, hash: u64) {
+        self.live.lock().insert(hash);
+    }
+
+    fn unregister(&self, hash: u64) {
+        self.live.lock().remove(&hash);
+    }
+
+    fn is_live(&self, hash: u64) -> bool {
+        self.live.lock().contains(&hash)
+    }
+
+    fn track(&self, task: JoinHandle<()>) {
+        let mut p = self.pending.lock();
+        p.retain(|t| !t.is_finished());
+        p.push(task);
+    }
+
+    /// End-of-run tasks still waiting.
+    pub fn pending(&self) -> usize {
+        let mut p = self.pending.lock();
+        p.retain(|t| !t.is_finished());
+        p.len()
+    }
+
+    /// Drops every waiting task: at shutdown Prometheus writes no
+    /// markers, since the restarted server goes on with the same series.
+    pub fn cancel_pending(&self) {
+        for t in self.pending.lock().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The target went away: markers after its next due scrape.
+    EndOfRun,
+    /// The server stops: no markers.
+    Shutdown,
+}
+
+fn stop_loop(handle: LoopHandle, env: &LoopEnv, mode: Stop) {
     if let Some(t) = handle.task {
         t.abort();
     }
-    if stale {
-        handle.lp.lock().await.mark_stale();
+    let hash = handle.target.hash;
+    env.end_of_run.unregister(hash);
+    if mode == Stop::Shutdown {
+        return;
     }
+    let task = tokio::spawn(end_of_run_staleness(
+        handle.lp,
+        hash,
+        handle.target.interval,
+        env.end_of_run.clone(),
+    ));
+    env.end_of_run.track(task);
+}
+
+/// Waits until the stopped target's next scrape was due and one more
+/// interval (plus 10% margin) has passed, so a re-created loop for the
+/// same target has scraped by then; writes the markers at the due time
+/// unless the target is live again.
+async fn end_of_run_staleness(
+    lp: SharedLoop,
+    hash: u64,
+    interval: Duration,
+    end_of_run: Arc<EndOfRun>,
+) {
+    // A loop that never scraped wrote nothing to mark.
+    let Some((last_t, last_start)) = lp.lock().await.last_scrape() else {
+        return;
+    };
+    let (due_t, due) = next_due(last_t, last_start, interval, Instant::now());
+    tokio::time::sleep_until((due + interval + interval / 10).into()).await;
+    if end_of_run.is_live(hash) {
+        return;
+    }
+    lp.lock().await.mark_stale_at(due_t);
+}
+
+/// The first scheduled scrape after `now` of a loop that last scraped at
+/// `last_start` (sample time `last_t`): its sample time and instant.
+pub fn next_due(
+    last_t: i64,
+    last_start: Instant,
+    interval: Duration,
+    now: Instant,
+) -> (i64, Instant) {
+    let iv = interval.max(Duration::from_millis(1));
+    let behind = now.saturating_duration_since(last_start);
+    let k = (behind.as_nanos() / iv.as_nanos()) as u32 + 1;
+    (last_t + (iv * k).as_millis() as i64, last_start + iv * k)
 }
 
 /// Where in the interval a target's scrapes fall: a fixed phase derived
@@ -244,6 +355,19 @@ async fn run_loop(lp: SharedLoop, interval: Duration, offset: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_due_is_the_first_scheduled_scrape_after_now() {
+        let iv = Duration::from_secs(10);
+        let start = Instant::now();
+        for (behind_ms, want_k) in [(0u64, 1i64), (3_000, 1), (10_000, 2), (25_000, 3)] {
+            let now = start + Duration::from_millis(behind_ms);
+            let (t, at) = next_due(1_000, start, iv, now);
+            assert_eq!(t, 1_000 + want_k * 10_000, "{behind_ms}");
+            assert_eq!(at, start + iv * want_k as u32);
+            assert!(at > now);
+        }
+    }
 
     #[test]
     fn offsets_stay_within_the_interval_and_keep_phase() {

@@ -10,7 +10,7 @@ use beacon_storage::{Appendable, Appender};
 
 use crate::append::{AppendOutcome, AppendSettings, append_body, append_failure};
 use crate::cache::{MetricMetadata, ScrapeCache};
-use crate::fetch::{BODY_INITIAL_CAPACITY_BYTES, fetch};
+use crate::fetch::{BODY_INITIAL_CAPACITY_BYTES, FetchOptions, fetch};
 use crate::options::ScrapeOptions;
 use crate::stats::ScrapeStats;
 use crate::target::Target;
@@ -47,6 +47,7 @@ pub struct LoopEnv {
     pub appendable: Arc<dyn Appendable>,
     pub stats: Arc<ScrapeStats>,
     pub clock: Clock,
+    pub end_of_run: Arc<crate::pool::EndOfRun>,
 }
 
 impl std::fmt::Debug for LoopEnv {
@@ -66,6 +67,8 @@ pub struct ScrapeLoop {
     report_labels: [Labels; 5],
     pub(crate) forced_error: Option<Error>,
     last_start: Option<Instant>,
+    /// The sample timestamp of the last scrape.
+    last_t: Option<i64>,
 }
 
 impl ScrapeLoop {
@@ -84,6 +87,7 @@ impl ScrapeLoop {
             report_labels,
             forced_error: None,
             last_start: None,
+            last_t: None,
         }
     }
 
@@ -93,6 +97,7 @@ impl ScrapeLoop {
         let start_wall = SystemTime::now();
         let start = Instant::now();
         let t = (self.env.clock)();
+        self.last_t = Some(t);
         if let Some(prev) = self.last_start.replace(start) {
             let interval = format_duration_ms(self.target.interval.as_millis() as i64);
             self.env
@@ -104,16 +109,14 @@ impl ScrapeLoop {
             Some(e) => Err(e.clone()),
             None => {
                 let o = &self.cfg.opts;
-                fetch(
-                    &self.cfg.client,
-                    &self.target.url,
-                    &self.cfg.accept,
-                    o.enable_compression,
-                    self.target.timeout,
-                    o.limits.body_size_limit_bytes,
-                    &mut self.buf,
-                )
-                .await
+                let fo = FetchOptions {
+                    accept: &self.cfg.accept,
+                    compression: o.enable_compression,
+                    timeout: self.target.timeout,
+                    body_limit_bytes: o.limits.body_size_limit_bytes,
+                    fallback: o.fallback_scrape_protocol,
+                };
+                fetch(&self.cfg.client, &self.target.url, &fo, &mut self.buf).await
             }
         };
         if matches!(fetched, Err(Error::BodySizeLimit { .. })) {
@@ -161,6 +164,7 @@ impl ScrapeLoop {
             track_timestamps_staleness: o.track_timestamps_staleness,
             metric_relabel_configs: &o.metric_relabel_configs,
             limits: o.limits,
+            classic_histograms: o.always_scrape_classic_histograms,
         };
         append_body(
             &mut self.cache,
@@ -203,10 +207,21 @@ impl ScrapeLoop {
         }
     }
 
-    /// Ends the loop: every series it wrote, the report series included,
-    /// gets a staleness marker now.
+    /// When the last scrape started: its sample timestamp and instant.
+    pub fn last_scrape(&self) -> Option<(i64, Instant)> {
+        Some((self.last_t?, self.last_start?))
+    }
+
+    /// Ends the loop now: every series it wrote, the report series
+    /// included, gets a staleness marker at the current time.
     pub fn mark_stale(&mut self) {
         let t = (self.env.clock)();
+        self.mark_stale_at(t);
+    }
+
+    /// Writes staleness markers at `t` for every series of the last
+    /// successful scrape and the report series.
+    pub fn mark_stale_at(&mut self, t: i64) {
         let env = self.env.clone();
         let mut app = env.appendable.appender();
         append_failure(&mut self.cache, app.as_mut(), t);

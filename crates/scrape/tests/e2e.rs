@@ -227,6 +227,18 @@ async fn metric_relabel_drop() {
     );
 }
 
+/// Polls until `f` holds, failing after a generous deadline.
+async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn staleness_when_series_or_target_disappears() {
     let body = Arc::new(parking_lot::Mutex::new("a 1\nb 2\n".to_owned()));
@@ -238,7 +250,10 @@ async fn staleness_when_series_or_target_disappears() {
             async move { b }
         }),
     );
-    let (db, m, _) = one_target(opts("j"), app).await;
+    let mut o = opts("j");
+    o.scrape_interval = Duration::from_millis(300);
+    o.scrape_timeout = Duration::from_millis(300);
+    let (db, m, addr) = one_target(o, app).await;
     m.scrape_all().await;
     *body.lock() = "a 1\n".into();
     m.scrape_all().await;
@@ -247,13 +262,43 @@ async fn staleness_when_series_or_target_disappears() {
     assert_eq!(b[1].0, T0 + 1000);
     assert!(is_stale_nan(b[1].1));
     assert!(!is_stale_nan(series(&db, "a")[0].1[1].1));
-    // The target goes away: everything it wrote goes stale.
+
+    // The target goes away: nothing is written at once; once its next
+    // scrape was due and another interval has passed, everything it
+    // wrote goes stale at the due time (last scrape at T0+1000, +300ms).
+    let removed = std::time::Instant::now();
     m.sync(&JobGroups::new()).await;
+    assert!(m.targets().active.is_empty());
+    assert_eq!(series(&db, "a")[0].1.len(), 2, "no marker yet");
+    wait_until("end-of-run markers", || m.pending_staleness() == 0).await;
+    assert!(removed.elapsed() >= Duration::from_millis(300));
     for name in ["a", "up", "scrape_duration_seconds"] {
         let s = &series(&db, name)[0].1;
-        assert!(is_stale_nan(s.last().unwrap().1), "{name}: {s:?}");
+        let last = *s.last().unwrap();
+        assert!(is_stale_nan(last.1), "{name}: {s:?}");
+        assert_eq!(last.0, T0 + 1000 + 300, "{name}");
     }
-    assert!(m.targets().active.is_empty());
+
+    // A target that goes and comes back before then gets no markers.
+    m.sync(&groups("j", std::slice::from_ref(&addr))).await;
+    m.scrape_all().await;
+    let before = series(&db, "a")[0].1.len();
+    m.sync(&JobGroups::new()).await;
+    m.sync(&groups("j", std::slice::from_ref(&addr))).await;
+    wait_until("end-of-run task", || m.pending_staleness() == 0).await;
+    let a = &series(&db, "a")[0].1;
+    assert_eq!(a.len(), before, "{a:?}");
+    assert!(!is_stale_nan(a.last().unwrap().1));
+
+    // Shutdown writes no markers, and drops pending ones.
+    m.scrape_all().await;
+    let before = series(&db, "a")[0].1.len();
+    m.sync(&JobGroups::new()).await;
+    assert_eq!(m.pending_staleness(), 1);
+    m.stop().await;
+    assert_eq!(m.pending_staleness(), 0);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(series(&db, "a")[0].1.len(), before);
 }
 
 #[tokio::test]
@@ -285,7 +330,13 @@ async fn gzip_bodies() {
             assert!(accepts, "scraper must ask for gzip");
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(b"zipped 42\n").unwrap();
-            ([(header::CONTENT_ENCODING, "gzip")], e.finish().unwrap())
+            (
+                [
+                    (header::CONTENT_ENCODING, "gzip"),
+                    (header::CONTENT_TYPE, "text/plain; version=0.0.4"),
+                ],
+                e.finish().unwrap(),
+            )
         }),
     );
     let (db, m, _) = one_target(opts("j"), app).await;
@@ -447,13 +498,79 @@ async fn check_bad(bad_addr: String, o: ScrapeOptions, want_error: &str) {
         bad.last_error
     );
     // No sample of the bad body was kept.
-    for name in ["x", "partial", "m", "garbage"] {
+    for name in ["x", "partial", "m", "garbage", "fb"] {
         assert!(series(&db, name).is_empty(), "{name}");
     }
 }
 
 async fn body_target(body: &'static [u8]) -> String {
-    serve(Router::new().route("/metrics", get(move || async move { body }))).await
+    typed_target(body, Some("text/plain; version=0.0.4")).await
+}
+
+/// A target serving `body` with the given `Content-Type` (none: no
+/// header at all).
+async fn typed_target(body: &'static [u8], content_type: Option<&'static str>) -> String {
+    serve(Router::new().route(
+        "/metrics",
+        get(move || async move {
+            let mut r = axum::response::Response::new(axum::body::Body::from(body));
+            if let Some(ct) = content_type {
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            }
+            r
+        }),
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn missing_content_type_needs_a_fallback_protocol() {
+    // Prometheus 3: no usable Content-Type and no fallback fails the scrape.
+    check_bad(
+        typed_target(b"m 1\n", None).await,
+        opts("j"),
+        "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target",
+    )
+    .await;
+    check_bad(
+        typed_target(b"m 1\n", Some("text/html; charset=utf-8")).await,
+        opts("j"),
+        "sending unsupported Content-Type \"text/html; charset=utf-8\"",
+    )
+    .await;
+    // With a fallback the body parses in that format.
+    for (ct, fallback, body) in [
+        (None, ScrapeProtocol::PrometheusText0_0_4, &b"fb 7\n"[..]),
+        (
+            Some("bogus"),
+            ScrapeProtocol::OpenMetricsText1_0_0,
+            b"fb 7\n# EOF\n",
+        ),
+        (
+            Some("application/json"),
+            ScrapeProtocol::PrometheusText1_0_0,
+            b"fb 7\n",
+        ),
+    ] {
+        let mut o = opts("j");
+        o.fallback_scrape_protocol = Some(fallback);
+        let db = Arc::new(MemStorage::new());
+        let m = manager(&db);
+        let addr = typed_target(body, ct).await;
+        m.apply_options(std::slice::from_ref(&o)).await.unwrap();
+        m.sync(&groups("j", &[addr])).await;
+        m.scrape_all().await;
+        assert_eq!(last_value(&db, "fb"), 7.0, "{ct:?}");
+        assert_eq!(last_value(&db, "up"), 1.0);
+    }
+    // An empty body needs no type.
+    let db = Arc::new(MemStorage::new());
+    let m = manager(&db);
+    m.apply_options(&[opts("j")]).await.unwrap();
+    m.sync(&groups("j", &[typed_target(b"", None).await])).await;
+    m.scrape_all().await;
+    assert_eq!(last_value(&db, "up"), 1.0);
 }
 
 #[tokio::test]

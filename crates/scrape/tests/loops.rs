@@ -1,6 +1,7 @@
 //! The real scheduling path: loops spawned per target scrape on their own
-//! at their interval, following discovery through `ScrapeManager::run`,
-//! and `stop` marks everything stale. Waits poll storage with a generous
+//! at their interval, following discovery through `ScrapeManager::run`;
+//! a target that leaves discovery goes stale one interval after its last
+//! scrape, and `stop` (shutdown) writes no markers. Waits poll storage with a generous
 //! deadline rather than sleeping for a fixed time.
 
 use std::sync::Arc;
@@ -16,15 +17,19 @@ use beacon_storage::{MemStorage, Queryable, ValueType};
 
 const READY_WAIT: Duration = Duration::from_secs(30);
 
-fn up_samples(db: &MemStorage) -> Vec<f64> {
+fn up_points(db: &MemStorage) -> Vec<(i64, f64)> {
     let q = db.querier(0, i64::MAX / 2).unwrap();
     let mut out = Vec::new();
     for mut s in q.select(&[Matcher::equal("__name__", "up")]).unwrap() {
         while s.samples.next() == ValueType::Float {
-            out.push(s.samples.at().1);
+            out.push(s.samples.at());
         }
     }
     out
+}
+
+fn up_samples(db: &MemStorage) -> Vec<f64> {
+    up_points(db).into_iter().map(|p| p.1).collect()
 }
 
 async fn wait_until(what: &str, f: impl Fn() -> bool) {
@@ -36,7 +41,7 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
 }
 
 #[tokio::test]
-async fn loops_scrape_on_their_own_and_stop_marks_stale() {
+async fn loops_scrape_on_their_own_and_go_stale_when_the_target_leaves() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
     tokio::spawn(async move {
@@ -62,7 +67,7 @@ async fn loops_scrape_on_their_own_and_stop_marks_stale() {
             Labels::empty(),
         )],
     );
-    let (_tx, rx) = tokio::sync::watch::channel(groups);
+    let (tx, rx) = tokio::sync::watch::channel(groups.clone());
     let runner = {
         let m = m.clone();
         tokio::spawn(async move { m.run(rx).await })
@@ -71,9 +76,24 @@ async fn loops_scrape_on_their_own_and_stop_marks_stale() {
         up_samples(&db).iter().filter(|v| **v == 1.0).count() >= 3
     })
     .await;
+    // The target leaves discovery: its series go stale at the time its
+    // next scrape was due.
+    tx.send_replace(JobGroups::new());
+    wait_until("end-of-run staleness", || {
+        up_samples(&db).last().is_some_and(|v| is_stale_nan(*v))
+    })
+    .await;
+    let points = up_points(&db);
+    let (last_real, marker) = (points[points.len() - 2], points[points.len() - 1]);
+    assert!(last_real.1 == 1.0 && marker.0 > last_real.0, "{points:?}");
+    // It comes back and scrapes again; shutdown leaves no marker.
+    tx.send_replace(groups);
+    let n = points.len();
+    wait_until("scrapes after return", || up_samples(&db).len() >= n + 2).await;
     m.stop().await;
     runner.await.unwrap();
-    assert!(is_stale_nan(*up_samples(&db).last().unwrap()));
+    let after_stop = up_samples(&db);
+    assert_eq!(*after_stop.last().unwrap(), 1.0);
     let snap = m.stats();
     assert!(snap.beacon_scrapes_total >= 3);
     assert!(

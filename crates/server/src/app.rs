@@ -11,11 +11,14 @@ use beacon_model::{Labels, Matcher, MetricType};
 use beacon_storage::{Querier, Queryable};
 use beacon_tsdb::Db;
 use beacon_web::Backend;
-use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, HeadStats, TargetMetadata};
+use beacon_web::backend::{
+    ActiveTarget, BuildInfo, DroppedTarget, HeadStats, RulesQuery, TargetMetadata, WalReplay,
+};
 use parking_lot::RwLock;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::alerting::Alerting;
 use crate::config::{ConfigSource, LoadedConfig};
 use crate::flags::Flags;
 use crate::scraping::Scraping;
@@ -40,6 +43,33 @@ impl DbHandle {
     }
 }
 
+impl beacon_storage::ExemplarQueryable for DbHandle {
+    fn select_exemplars(
+        &self,
+        mint_ms: i64,
+        maxt_ms: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> beacon_storage::Result<Vec<beacon_storage::ExemplarSeries>> {
+        match self.get() {
+            Some(db) => db.select_exemplars(mint_ms, maxt_ms, matcher_sets),
+            None => Err(beacon_storage::Error::Other(
+                "the TSDB is not open yet".into(),
+            )),
+        }
+    }
+}
+
+/// The exemplar buffer size a configuration asks for: its
+/// `storage.exemplars.max_exemplars`, else Prometheus's default.
+pub fn max_exemplars(config: &beacon_config::Config) -> usize {
+    config
+        .storage
+        .exemplars
+        .as_ref()
+        .map_or(beacon_config::DEFAULT_MAX_EXEMPLARS, |e| e.max_exemplars)
+        .max(0) as usize
+}
+
 impl Queryable for DbHandle {
     fn querier(&self, mint: i64, maxt: i64) -> beacon_storage::Result<Box<dyn Querier>> {
         match self.get() {
@@ -59,7 +89,11 @@ pub struct App {
     pub db: Arc<DbHandle>,
     /// Discovery and scraping, once the database is open.
     pub scraping: RwLock<Option<Arc<Scraping>>>,
+    /// Rule evaluation and alert notification, once the database is open.
+    pub alerting: RwLock<Option<Arc<Alerting>>>,
     pub ready: Arc<AtomicBool>,
+    /// WAL replay progress, readable while the database opens.
+    pub replay: Arc<beacon_tsdb::ReplayProgress>,
     /// Woken by `/-/quit`.
     pub quit: Notify,
     pub start_time_s: f64,
@@ -80,7 +114,9 @@ impl App {
             config: RwLock::new(config),
             db: Arc::new(DbHandle::default()),
             scraping: RwLock::new(None),
+            alerting: RwLock::new(None),
             ready: Arc::new(AtomicBool::new(false)),
+            replay: Arc::new(beacon_tsdb::ReplayProgress::new()),
             quit: Notify::new(),
             start_time_s: now,
             reload_ok: AtomicBool::new(true),
@@ -91,18 +127,43 @@ impl App {
     /// Reloads the configuration file. A bad file leaves the running
     /// configuration in place and marks the reload failed.
     pub fn reload_config(&self) -> anyhow::Result<()> {
-        match self.config_source.load() {
+        match self
+            .config_source
+            .load()
+            .and_then(|c| Alerting::check(&c.config).map(|()| c))
+        {
             Ok(c) => {
+                // As Prometheus: every part gets the new configuration; if
+                // any part refused it, the reload counts as failed.
+                let rt = tokio::runtime::Handle::current();
+                let mut failures = Vec::new();
                 let scraping = self.scraping.read().clone();
                 if let Some(s) = scraping
-                    && let Err(e) = tokio::runtime::Handle::current().block_on(s.apply(&c.config))
+                    && let Err(e) = rt.block_on(s.apply(&c.config))
                 {
-                    tracing::error!(msg = "Applying the scrape configuration failed", err = %e);
+                    failures.push(format!("applying the scrape configuration: {e}"));
+                }
+                if let Some(db) = self.db.get()
+                    && let Err(e) = db.set_max_exemplars(max_exemplars(&c.config))
+                {
+                    failures.push(format!("storage.exemplars: {e}"));
+                }
+                let alerting = self.alerting.read().clone();
+                if let Some(a) = alerting
+                    && let Err(e) = rt.block_on(a.apply(&c.config))
+                {
+                    failures.push(format!("{e:#}"));
                 }
                 *self.config.write() = c;
-                self.reload_ok.store(true, Ordering::Relaxed);
                 self.reload_time_bits
                     .store(now_s().to_bits(), Ordering::Relaxed);
+                if !failures.is_empty() {
+                    self.reload_ok.store(false, Ordering::Relaxed);
+                    let err = failures.join("; ");
+                    tracing::error!(msg = "Error reloading config", filename = %self.config_source.path.display(), err = %err);
+                    anyhow::bail!(err);
+                }
+                self.reload_ok.store(true, Ordering::Relaxed);
                 tracing::info!(
                     msg = "Completed loading of configuration file",
                     filename = %self.config_source.path.display()
@@ -246,6 +307,15 @@ impl Backend for App {
         }
     }
 
+    fn wal_replay(&self) -> WalReplay {
+        let s = self.replay.status();
+        WalReplay {
+            min: u64::from(s.min),
+            max: u64::from(s.max),
+            current: u64::from(s.current),
+        }
+    }
+
     fn head_stats(&self) -> Option<HeadStats> {
         let s = self.db.get()?.stats();
         Some(HeadStats {
@@ -255,6 +325,30 @@ impl Backend for App {
             min_time_ms: s.head_min_time.unwrap_or(i64::MAX),
             max_time_ms: s.head_max_time.unwrap_or(i64::MIN),
         })
+    }
+
+    fn rules(&self, q: &RulesQuery) -> serde_json::Value {
+        match self.alerting.read().clone() {
+            Some(a) => a.rules_json(q),
+            None => json!({ "groups": [] }),
+        }
+    }
+
+    fn alerts(&self) -> serde_json::Value {
+        match self.alerting.read().clone() {
+            Some(a) => a.alerts_json(),
+            None => json!({ "alerts": [] }),
+        }
+    }
+
+    fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        match self.alerting.read().clone() {
+            Some(a) => (
+                a.notifier.active_alertmanagers(),
+                a.notifier.dropped_alertmanagers(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        }
     }
 
     fn reload(&self) -> Result<(), String> {
@@ -295,6 +389,9 @@ impl Backend for App {
     }
 
     fn collect_metrics(&self, out: &mut Vec<MetricFamily>) {
+        if let Some(a) = self.alerting.read().clone() {
+            a.collect(out);
+        }
         let mut b = MetricFamily::new(
             "prometheus_build_info",
             "A metric with a constant '1' value labeled by version, revision, branch, and goversion from which prometheus was built.",
@@ -441,9 +538,55 @@ fn tsdb_metrics(out: &mut Vec<MetricFamily>, s: &beacon_tsdb::DbStats) {
     );
     family(
         out,
-        "beacon_tsdb_wal_replay_seconds",
-        "How long the last WAL replay took.",
+        "prometheus_tsdb_data_replay_duration_seconds",
+        "Time taken to replay the data on disk.",
         Gauge,
         s.wal_replay_seconds,
     );
+    exemplar_metrics(out, s);
+}
+
+fn exemplar_metrics(out: &mut Vec<MetricFamily>, s: &beacon_tsdb::DbStats) {
+    use MetricType::{Counter, Gauge};
+    let rows: [(&str, &str, MetricType, f64); 6] = [
+        (
+            "prometheus_tsdb_exemplar_exemplars_appended_total",
+            "Total number of appended exemplars.",
+            Counter,
+            s.exemplars_appended_total as f64,
+        ),
+        (
+            "prometheus_tsdb_exemplar_exemplars_in_storage",
+            "Number of exemplars currently in circular storage.",
+            Gauge,
+            s.exemplars_in_storage as f64,
+        ),
+        (
+            "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
+            "Number of series with exemplars currently in circular storage.",
+            Gauge,
+            s.series_with_exemplars_in_storage as f64,
+        ),
+        (
+            "prometheus_tsdb_exemplar_max_exemplars",
+            "Total number of exemplars the exemplar storage can store, resizeable.",
+            Gauge,
+            s.max_exemplars as f64,
+        ),
+        (
+            "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds",
+            "The timestamp of the oldest exemplar stored in circular storage. Useful to check for what timerange the current exemplar buffer limit allows. This usually means the last timestampfor all exemplars for a typical setup. This is not true though if one of the series timestamp is in future compared to rest series.",
+            Gauge,
+            s.exemplars_oldest_seconds.unwrap_or(0.0),
+        ),
+        (
+            "prometheus_tsdb_exemplar_out_of_order_exemplars_total",
+            "Total number of out of order exemplar ingestion failed attempts.",
+            Counter,
+            s.exemplars_out_of_order_total as f64,
+        ),
+    ];
+    for (name, help, t, v) in rows {
+        family(out, name, help, t, v);
+    }
 }

@@ -101,6 +101,24 @@ pub struct Flags {
     #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
     pub rules_resend_delay: String,
 
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000
+    )]
+    pub notification_queue_capacity: usize,
+
+    /// Send any outstanding Alertmanager notifications when shutting down.
+    /// If false, any outstanding notifications are dropped.
+    #[arg(
+        long = "alertmanager.drain-notification-queue-on-shutdown",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub drain_notification_queue: bool,
+
     /// Only log messages with the given severity or above: debug, info,
     /// warn, error.
     #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
@@ -131,6 +149,14 @@ impl Flags {
                 opt(&self.retention_size),
             ),
             ("web.listen-address".into(), self.listen_address.clone()),
+            (
+                "alertmanager.notification-queue-capacity".into(),
+                self.notification_queue_capacity.to_string(),
+            ),
+            (
+                "alertmanager.drain-notification-queue-on-shutdown".into(),
+                b(self.drain_notification_queue),
+            ),
             ("web.external-url".into(), opt(&self.external_url)),
             ("web.route-prefix".into(), opt(&self.route_prefix)),
             ("web.enable-lifecycle".into(), b(self.enable_lifecycle)),

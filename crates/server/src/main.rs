@@ -2,6 +2,7 @@
 //! configuration, serves the HTTP API while the TSDB replays its WAL, then
 //! runs until SIGTERM/SIGINT or `/-/quit`, reloading on SIGHUP.
 
+mod alerting;
 mod app;
 mod config;
 mod flags;
@@ -93,50 +94,81 @@ fn web_options(flags: &Flags) -> Result<WebOptions> {
         cors_origin: beacon_web::router::cors_regex(&flags.cors_origin)?,
         query_timeout: duration_flag("query.timeout", &flags.query_timeout)?,
         max_concurrency: flags.query_max_concurrency,
-        security: Arc::new(web_security(flags)?),
     })
 }
 
-/// Basic auth users and headers from `--web.config.file`. TLS is not
-/// served yet, so a file asking for it is refused rather than silently
-/// served in plain text.
-fn web_security(flags: &Flags) -> Result<beacon_web::auth::WebSecurity> {
-    let Some(path) = &flags.web_config_file else {
-        return Ok(beacon_web::auth::WebSecurity::default());
-    };
-    let wc = beacon_config::web::WebConfig::load(path)
-        .with_context(|| format!("loading --web.config.file {}", path.display()))?;
-    if wc.tls_enabled() {
-        anyhow::bail!(
-            "{}: tls_server_config is not supported by this build yet; terminate TLS in a proxy and remove it",
-            path.display()
-        );
+/// How the HTTP listener serves: `--web.config.file` (TLS, basic auth,
+/// headers; re-read when it changes), `--web.max-connections` and
+/// `--web.read-timeout`. Certificates and hashes are checked now, so a bad
+/// file stops start-up with one line naming it.
+fn serve_options(flags: &Flags) -> Result<beacon_webserve::ServeOptions> {
+    let mut opts = beacon_webserve::ServeOptions::prometheus(None);
+    if let Some(path) = &flags.web_config_file {
+        opts = opts
+            .with_web_config_file(path)
+            .with_context(|| format!("loading --web.config.file {}", path.display()))?;
     }
-    let users = wc
-        .basic_auth_users
-        .iter()
-        .map(|(u, h)| (u.clone(), h.expose().to_owned()))
-        .collect();
-    let mut headers = Vec::new();
-    for (k, v) in &wc.http_server_config.headers {
-        let name = axum::http::HeaderName::from_bytes(k.as_bytes())
-            .with_context(|| format!("{}: invalid header name {k:?}", path.display()))?;
-        let value = axum::http::HeaderValue::from_str(v)
-            .with_context(|| format!("{}: invalid value for header {k}", path.display()))?;
-        headers.push((name, value));
-    }
-    Ok(beacon_web::auth::WebSecurity::new(users, headers))
+    opts.max_connections = flags.max_connections;
+    let read_timeout = duration_flag("web.read-timeout", &flags.read_timeout)?;
+    opts.read_timeout = (!read_timeout.is_zero()).then_some(read_timeout);
+    beacon_webserve::validate(&opts).with_context(|| match &flags.web_config_file {
+        Some(p) => format!("checking --web.config.file {}", p.display()),
+        None => "checking the web server settings".to_owned(),
+    })?;
+    Ok(opts)
 }
 
 fn engine(flags: &Flags) -> Result<PromqlEngine> {
-    Ok(PromqlEngine::new(EngineOptions {
+    Ok(PromqlEngine::new(engine_options(flags)?))
+}
+
+fn engine_options(flags: &Flags) -> Result<EngineOptions> {
+    Ok(EngineOptions {
         lookback_delta_ms: duration_flag("query.lookback-delta", &flags.lookback_delta)?.as_millis()
             as i64,
         max_samples: flags.query_max_samples,
         timeout: duration_flag("query.timeout", &flags.query_timeout)?,
         max_concurrent: flags.query_max_concurrency,
         ..EngineOptions::default()
-    }))
+    })
+}
+
+/// The URL this server is reached at: `--web.external-url`, or
+/// `http://<hostname>:<port>/` from the listen address as Prometheus
+/// builds it. Alerts link back to it.
+fn external_url(flags: &Flags) -> String {
+    if let Some(u) = &flags.external_url {
+        return u.clone();
+    }
+    let port = flags
+        .listen_address
+        .rsplit_once(':')
+        .map_or("9090", |(_, p)| p);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    format!("http://{host}:{port}/")
+}
+
+fn alerting_options(flags: &Flags) -> Result<alerting::AlertingOptions> {
+    Ok(alerting::AlertingOptions {
+        engine: engine_options(flags)?,
+        external_url: external_url(flags),
+        resend_delay: duration_flag("rules.alert.resend-delay", &flags.rules_resend_delay)?,
+        for_grace_period: duration_flag(
+            "rules.alert.for-grace-period",
+            &flags.rules_for_grace_period,
+        )?,
+        outage_tolerance: duration_flag(
+            "rules.alert.for-outage-tolerance",
+            &flags.rules_for_outage_tolerance,
+        )?,
+        notifier: beacon_notifier::Options {
+            queue_capacity: flags.notification_queue_capacity,
+            drain_on_shutdown: flags.drain_notification_queue,
+            ..beacon_notifier::Options::default()
+        },
+    })
 }
 
 async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
@@ -157,58 +189,76 @@ async fn run(flags: Flags, explicit_config: bool) -> Result<()> {
         );
     }
     let web_opts = web_options(&flags)?;
+    let serve_opts = serve_options(&flags)?;
+    let alerting_opts = alerting_options(&flags)?;
     let tsdb_opts = tsdb_options(&flags)?;
     let engine = Arc::new(engine(&flags)?);
     let listen = flags.listen_address.clone();
     let app = Arc::new(App::new(flags, source, config));
-    let api = Arc::new(Api::new(
+    let mut api = Api::new(
         Arc::clone(&app.db) as _,
         engine,
         Arc::clone(&app) as _,
         web_opts,
         Arc::clone(&app.ready),
-    ));
-    let router = beacon_web::router(api);
+    );
+    api.exemplars = Some(Arc::clone(&app.db) as _);
+    let api = Arc::new(api);
+    let router = beacon_web::router(Arc::clone(&api));
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (--web.listen-address)"))?;
     tracing::info!(msg = "Listening on", address = %listener.local_addr().map_or(listen.clone(), |a| a.to_string()));
     let stop = Arc::new(tokio::sync::Notify::new());
     let stop2 = Arc::clone(&stop);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop2.notified().await })
-            .await
-    });
+    let server = tokio::spawn(beacon_webserve::serve(
+        listener,
+        router,
+        serve_opts,
+        async move { stop2.notified().await },
+    ));
 
     open_db(&app, tsdb_opts).await?;
-    start_scraping(&app).await;
+    api.set_appendable(app.db.get().map(|db| db as _));
+    start_scraping(&app).await?;
+    start_alerting(&app, alerting_opts).await?;
     let compactor = tokio::spawn(compaction_loop(Arc::clone(&app)));
     wait_for_exit(&app).await?;
 
     tracing::info!(msg = "Stopping the server");
     app.ready.store(false, Ordering::Release);
     compactor.abort();
+    let alerting = app.alerting.write().take();
+    if let Some(a) = alerting {
+        a.stop().await;
+    }
     let scraping = app.scraping.write().take();
     if let Some(s) = scraping {
         s.stop().await;
     }
+    api.set_appendable(None);
     stop.notify_waiters();
     stop.notify_one();
-    if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
-        tracing::warn!(msg = "HTTP server did not stop in time; closing storage anyway");
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Err(_) => tracing::warn!(msg = "HTTP server did not stop in time; closing storage anyway"),
+        Ok(Ok(Err(e))) => tracing::error!(msg = "HTTP server failed", err = %e),
+        Ok(_) => {}
     }
     close_db(&app).await
 }
 
-async fn open_db(app: &Arc<App>, opts: beacon_tsdb::Options) -> Result<()> {
+async fn open_db(app: &Arc<App>, mut opts: beacon_tsdb::Options) -> Result<()> {
     let path = app.flags.tsdb_path.clone();
     tracing::info!(msg = "Starting TSDB ...", path = %path.display());
+    opts.max_exemplars = app::max_exemplars(&app.config.read().config);
     let started = std::time::Instant::now();
-    let db = tokio::task::spawn_blocking(move || beacon_tsdb::Db::open(&path, opts))
-        .await
-        .context("TSDB open task failed")?
-        .with_context(|| format!("opening the TSDB in {}", app.flags.tsdb_path.display()))?;
+    let progress = Arc::clone(&app.replay);
+    let db = tokio::task::spawn_blocking(move || {
+        beacon_tsdb::Db::open_with_progress(&path, opts, &progress)
+    })
+    .await
+    .context("TSDB open task failed")?
+    .with_context(|| format!("opening the TSDB in {}", app.flags.tsdb_path.display()))?;
     app.db.set(db);
     app.ready.store(true, Ordering::Release);
     tracing::info!(
@@ -218,11 +268,28 @@ async fn open_db(app: &Arc<App>, opts: beacon_tsdb::Options) -> Result<()> {
     Ok(())
 }
 
-async fn start_scraping(app: &Arc<App>) {
-    let Some(db) = app.db.get() else { return };
+async fn start_scraping(app: &Arc<App>) -> Result<()> {
+    let Some(db) = app.db.get() else {
+        return Ok(());
+    };
     let config = app.config.read().config.clone();
-    let s = scraping::Scraping::start(db, &config).await;
+    let s = scraping::Scraping::start(db, &config)
+        .await
+        .context("starting discovery and scraping")?;
     *app.scraping.write() = Some(Arc::new(s));
+    Ok(())
+}
+
+/// Loads the rule files and starts the notifier. A bad rule file stops
+/// start-up with the file and position named.
+async fn start_alerting(app: &Arc<App>, opts: alerting::AlertingOptions) -> Result<()> {
+    let Some(db) = app.db.get() else {
+        return Ok(());
+    };
+    let config = app.config.read().config.clone();
+    let a = alerting::Alerting::start(Arc::clone(&app.db) as _, db as _, &config, opts).await?;
+    *app.alerting.write() = Some(Arc::new(a));
+    Ok(())
 }
 
 async fn compaction_loop(app: Arc<App>) {

@@ -5,62 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use beacon_config::{Config, ScrapeConfig};
+use beacon_config::Config;
 use beacon_discovery::DiscoveryManager;
 use beacon_exposition::family::{Metric, MetricFamily, MetricValue};
-use beacon_exposition::negotiate::ScrapeProtocol;
 use beacon_model::{Labels, MetricType};
-use beacon_scrape::{Limits, ManagerOptions, ScrapeManager, ScrapeOptions};
+use beacon_scrape::{ManagerOptions, ScrapeManager, ScrapeOptions};
 use beacon_storage::Appendable;
 use beacon_web::backend::{ActiveTarget, DroppedTarget, TargetMetadata};
-
-fn limit(v: u64) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
-}
-
-fn protocol(p: beacon_config::ScrapeProtocol) -> ScrapeProtocol {
-    use beacon_config::ScrapeProtocol as C;
-    match p {
-        C::PrometheusProto => ScrapeProtocol::PrometheusProto,
-        C::PrometheusText0_0_4 => ScrapeProtocol::PrometheusText0_0_4,
-        C::PrometheusText1_0_0 => ScrapeProtocol::PrometheusText1_0_0,
-        C::OpenMetricsText0_0_1 => ScrapeProtocol::OpenMetricsText0_0_1,
-        C::OpenMetricsText1_0_0 => ScrapeProtocol::OpenMetricsText1_0_0,
-    }
-}
-
-/// The scrape pool settings of one job.
-pub fn scrape_options(sc: &ScrapeConfig) -> ScrapeOptions {
-    let mut o = ScrapeOptions::new(&sc.job_name);
-    o.scrape_interval = sc.scrape_interval.to_std();
-    o.scrape_timeout = sc.scrape_timeout.to_std();
-    o.scheme = sc.scheme.clone();
-    o.metrics_path = sc.metrics_path.clone();
-    o.params = sc.params.clone();
-    o.honor_labels = sc.honor_labels;
-    o.honor_timestamps = sc.honor_timestamps;
-    o.track_timestamps_staleness = sc.track_timestamps_staleness;
-    o.scrape_protocols = sc.scrape_protocols.iter().map(|p| protocol(*p)).collect();
-    o.enable_compression = sc.enable_compression;
-    match beacon_discovery::from_config::http_settings(&sc.http) {
-        Ok(c) => o.client = c,
-        Err(e) => {
-            tracing::error!(msg = "Unusable HTTP client settings; scraping without them", job = %sc.job_name, err = %e)
-        }
-    }
-    o.relabel_configs = sc.relabel_configs.clone();
-    o.metric_relabel_configs = sc.metric_relabel_configs.clone();
-    o.limits = Limits {
-        sample_limit: limit(sc.sample_limit),
-        label_limit: limit(sc.label_limit),
-        label_name_length_limit: limit(sc.label_name_length_limit),
-        label_value_length_limit: limit(sc.label_value_length_limit),
-        target_limit: limit(sc.target_limit),
-        body_size_limit_bytes: limit(sc.body_size_limit.0),
-        keep_dropped_targets: limit(sc.keep_dropped_targets),
-    };
-    o
-}
 
 /// Discovery and scraping, running.
 pub struct Scraping {
@@ -70,8 +21,12 @@ pub struct Scraping {
 }
 
 impl Scraping {
-    /// Starts both managers on `config`, appending into `storage`.
-    pub async fn start(storage: Arc<dyn Appendable>, config: &Config) -> Scraping {
+    /// Starts both managers on `config`, appending into `storage`. A job
+    /// whose settings cannot be used stops start-up, naming the job.
+    pub async fn start(
+        storage: Arc<dyn Appendable>,
+        config: &Config,
+    ) -> Result<Scraping, beacon_scrape::Error> {
         let manager = Arc::new(ScrapeManager::new(storage, ManagerOptions::default()));
         let discovery = DiscoveryManager::new();
         let rx = discovery.subscribe();
@@ -83,14 +38,19 @@ impl Scraping {
             run,
         };
         if let Err(e) = s.apply(config).await {
-            tracing::error!(msg = "Applying the scrape configuration failed", err = %e);
+            s.stop().await;
+            return Err(e);
         }
-        s
+        Ok(s)
     }
 
-    /// Applies a (re)loaded configuration.
+    /// Applies a (re)loaded configuration; a job with unusable settings
+    /// refuses the whole configuration and the running one stays.
     pub async fn apply(&self, config: &Config) -> Result<(), beacon_scrape::Error> {
-        let jobs: Vec<ScrapeOptions> = config.all_scrape_configs().map(scrape_options).collect();
+        let jobs: Vec<ScrapeOptions> = config
+            .all_scrape_configs()
+            .map(beacon_scrape::from_config::scrape_options)
+            .collect::<Result<_, _>>()?;
         let (sds, errors) = beacon_discovery::from_config::jobs(config);
         for (job, e) in errors {
             tracing::error!(msg = "Cannot discover targets of a job", job = %job, err = %e);
@@ -100,7 +60,8 @@ impl Scraping {
         res
     }
 
-    /// Stops discovery and every scrape loop (writing staleness markers).
+    /// Stops discovery and every scrape loop. Like Prometheus, shutdown
+    /// writes no staleness markers.
     pub async fn stop(&self) {
         self.discovery.lock().stop();
         self.manager.stop().await;

@@ -219,3 +219,127 @@ fn basic_auth_and_headers_from_web_config() {
     );
     assert!(p.terminate(), "log:\n{}", read(&log));
 }
+
+#[test]
+fn exemplars_and_wal_replay_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (now_ms() / 1000 - 60) * 1000;
+    let ts = t0 as f64 / 1000.0;
+    let target = Target::start(move |_| {
+        format!(
+            "# TYPE e2e_requests counter\ne2e_requests_total{{code=\"200\"}} 7 {ts} # {{trace_id=\"4bf92f35\"}} 0.25 {ts}\n# EOF\n"
+        )
+    });
+    std::fs::write(dir.path().join("prometheus.yml"), config(target.port)).unwrap();
+    let port = free_port();
+    let log = dir.path().join("beacon.log");
+    let mut p = Proc::spawn("beacon", BEACON, &args(dir.path(), port), port, &log);
+    p.wait_ready(&log);
+    let q = format!(
+        "/api/v1/query_exemplars?query=rate(e2e_requests_total[5m])&start={}&end={}",
+        t0 / 1000 - 10,
+        t0 / 1000 + 10
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || get(port, &q)
+            .1
+            .contains("4bf92f35")),
+        "{}\nlog:\n{}",
+        get(port, &q).1,
+        read(&log)
+    );
+    let want = format!(
+        r#"{{"status":"success","data":[{{"seriesLabels":{{"__name__":"e2e_requests_total","code":"200","instance":"127.0.0.1:{}","job":"e2e"}},"exemplars":[{{"labels":{{"trace_id":"4bf92f35"}},"value":"0.25","timestamp":{}}}]}}]}}"#,
+        target.port,
+        t0 / 1000
+    );
+    assert_eq!(get(port, &q).1, want);
+    let (s, body) = get(port, "/api/v1/status/walreplay");
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for k in ["min", "max", "current"] {
+        assert!(v["data"][k].is_u64(), "{body}");
+    }
+    assert!(
+        metric_value(port, "prometheus_tsdb_exemplar_exemplars_in_storage")
+            .is_some_and(|v| v != "0")
+    );
+    assert!(p.terminate(), "log:\n{}", read(&log));
+}
+
+/// A GET over TLS trusting only `ca_pem`; `None` when the request fails.
+fn tls_get(port: u16, path: &str, ca_pem: &str) -> Option<(u16, String)> {
+    use rustls::pki_types::pem::PemObject as _;
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).ok()?;
+    roots.add(der).ok()?;
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .ok()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).ok()?;
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    sock.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    // A peer that closes without close_notify still gave us the response.
+    let _ = tls.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, text))
+}
+
+#[test]
+fn serves_tls_from_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = key.cert.pem();
+    std::fs::write(dir.path().join("tls.crt"), &cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key.key_pair.serialize_pem()).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").unwrap();
+    let port = free_port();
+    let log = dir.path().join("beacon.log");
+    let mut a = args(dir.path(), port);
+    a.push(format!("--web.config.file={}", web.display()));
+    let mut p = Proc::spawn("beacon", BEACON, &a, port, &log);
+    assert!(
+        eventually(support::READY_TIMEOUT, || {
+            tls_get(port, "/-/ready", &cert_pem).is_some_and(|r| r.0 == 200)
+        }),
+        "no TLS answer; log:\n{}",
+        read(&log)
+    );
+    let (s, body) = tls_get(port, "/api/v1/status/buildinfo", &cert_pem).unwrap();
+    assert_eq!(s, 200, "{body}");
+    // Plain HTTP on the TLS port gets no API answer.
+    assert!(!matches!(http(port, "GET", "/-/ready", None), Ok((200, _))));
+    assert!(p.terminate(), "log:\n{}", read(&log));
+
+    // A web config naming a missing certificate stops start-up with one
+    // line that names the file.
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: missing.crt\n  key_file: tls.key\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BEACON)
+        .args(&a)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.crt"), "{err}");
+}

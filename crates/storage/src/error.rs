@@ -12,6 +12,14 @@ pub enum AppendError {
     DuplicateSampleForTimestamp,
     #[error("out of order exemplar")]
     OutOfOrderExemplar,
+    /// The exemplar's label names and values together hold more than
+    /// [`EXEMPLAR_LABEL_CHARS_MAX`](crate::EXEMPLAR_LABEL_CHARS_MAX)
+    /// characters (OpenMetrics's limit; the count is carried).
+    #[error(
+        "label length for exemplar exceeds maximum of {max} UTF-8 characters ({0} given)",
+        max = crate::EXEMPLAR_LABEL_CHARS_MAX
+    )]
+    ExemplarLabelLength(usize),
     #[error("invalid histogram: {0}")]
     InvalidHistogram(String),
     #[error("label set has duplicate label name {0:?}")]

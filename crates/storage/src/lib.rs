@@ -26,6 +26,7 @@
 //! ```
 
 mod error;
+mod exemplar;
 mod fanout;
 mod mem;
 
@@ -34,6 +35,10 @@ use std::sync::Arc;
 use beacon_model::{Exemplar, FloatHistogram, Histogram, Labels, Matcher, Metadata, SeriesRef};
 
 pub use error::{AppendError, Error, Result};
+pub use exemplar::{
+    EXEMPLAR_LABEL_CHARS_MAX, ExemplarQueryable, ExemplarSeries, ExemplarVerdict, judge_exemplar,
+    matches_some_set,
+};
 pub use fanout::Fanout;
 pub use mem::MemStorage;
 

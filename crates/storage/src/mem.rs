@@ -3,19 +3,23 @@
 //! It keeps every series as a sorted vector of samples in a `BTreeMap`,
 //! so it is slow for large data but easy to trust: tests use it as the
 //! reference model, and the PromQL test runner loads its scripts into it.
+//! Exemplars are kept per series without a bound, under the same append
+//! rules as the TSDB's ([`judge_exemplar`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use beacon_model::{FloatHistogram, Histogram, Labels, Matcher, SeriesRef, is_stale_nan};
+use beacon_model::{Exemplar, FloatHistogram, Histogram, Labels, Matcher, SeriesRef, is_stale_nan};
 use parking_lot::RwLock;
 
 use crate::{
-    AppendError, Appendable, Appender, LabelHints, Querier, Queryable, Result, SampleValue, Series,
-    VecIterator, matches_all,
+    AppendError, Appendable, Appender, ExemplarQueryable, ExemplarSeries, ExemplarVerdict,
+    LabelHints, Querier, Queryable, Result, SampleValue, Series, VecIterator, judge_exemplar,
+    matches_all, matches_some_set,
 };
 
 type SeriesMap = BTreeMap<Labels, Vec<(i64, SampleValue)>>;
+type ExemplarMap = BTreeMap<Labels, Vec<Exemplar>>;
 
 /// An in-memory storage with Prometheus's append rules (no out-of-order
 /// window: an older sample, or another value at an existing timestamp, is
@@ -23,6 +27,7 @@ type SeriesMap = BTreeMap<Labels, Vec<(i64, SampleValue)>>;
 #[derive(Default, Clone)]
 pub struct MemStorage {
     series: Arc<RwLock<SeriesMap>>,
+    exemplars: Arc<RwLock<ExemplarMap>>,
 }
 
 impl MemStorage {
@@ -34,6 +39,7 @@ impl MemStorage {
     /// Drops all data.
     pub fn clear(&self) {
         self.series.write().clear();
+        self.exemplars.write().clear();
     }
 
     /// Number of series.
@@ -45,6 +51,7 @@ impl MemStorage {
 struct MemAppender<'a> {
     store: &'a MemStorage,
     pending: Vec<(Labels, i64, SampleValue)>,
+    pending_exemplars: Vec<(Labels, Exemplar)>,
 }
 
 fn same_value(a: &SampleValue, b: &SampleValue) -> bool {
@@ -87,6 +94,26 @@ impl MemAppender<'_> {
         self.pending.push((labels.clone(), t, v));
         Ok(SeriesRef(labels.hash64() | 1))
     }
+
+    /// The time of the series' newest sample, pending or stored (an
+    /// exemplar without a time takes it).
+    fn newest_sample_t(&self, labels: &Labels) -> Option<i64> {
+        self.pending
+            .iter()
+            .rev()
+            .find(|p| &p.0 == labels)
+            .map(|p| p.1)
+            .or_else(|| self.store.series.read().get(labels)?.last().map(|s| s.0))
+    }
+
+    fn newest_exemplar(&self, labels: &Labels) -> Option<Exemplar> {
+        self.pending_exemplars
+            .iter()
+            .rev()
+            .find(|p| &p.0 == labels)
+            .map(|p| p.1.clone())
+            .or_else(|| self.store.exemplars.read().get(labels)?.last().cloned())
+    }
 }
 
 impl Appender for MemAppender<'_> {
@@ -112,7 +139,39 @@ impl Appender for MemAppender<'_> {
         self.push(labels, t, v)
     }
 
+    fn append_exemplar(
+        &mut self,
+        _r: SeriesRef,
+        labels: &Labels,
+        e: &Exemplar,
+    ) -> Result<SeriesRef> {
+        if labels.is_empty() {
+            return Err(AppendError::EmptyLabels.into());
+        }
+        let mut e = e.clone();
+        if e.t.is_none() {
+            e.t = self.newest_sample_t(labels);
+        }
+        if e.t.is_none() {
+            return Err(AppendError::OutOfOrderExemplar.into());
+        }
+        let newest = self.newest_exemplar(labels);
+        if judge_exemplar(newest.as_ref(), &e)? == ExemplarVerdict::Add {
+            self.pending_exemplars.push((labels.clone(), e));
+        }
+        Ok(SeriesRef(labels.hash64() | 1))
+    }
+
     fn commit(&mut self) -> Result<()> {
+        let mut exemplars = self.store.exemplars.write();
+        for (labels, e) in self.pending_exemplars.drain(..) {
+            let list = exemplars.entry(labels).or_default();
+            // Another appender may have committed a newer one meanwhile.
+            if judge_exemplar(list.last(), &e) == Ok(ExemplarVerdict::Add) {
+                list.push(e);
+            }
+        }
+        drop(exemplars);
         let mut map = self.store.series.write();
         for (labels, t, v) in self.pending.drain(..) {
             let s = map.entry(labels).or_default();
@@ -129,6 +188,7 @@ impl Appender for MemAppender<'_> {
 
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
+        self.pending_exemplars.clear();
         Ok(())
     }
 }
@@ -138,7 +198,35 @@ impl Appendable for MemStorage {
         Box::new(MemAppender {
             store: self,
             pending: Vec::new(),
+            pending_exemplars: Vec::new(),
         })
+    }
+}
+
+impl ExemplarQueryable for MemStorage {
+    fn select_exemplars(
+        &self,
+        mint_ms: i64,
+        maxt_ms: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<ExemplarSeries>> {
+        if mint_ms > maxt_ms {
+            return Err(crate::Error::InvalidRange {
+                mint: mint_ms,
+                maxt: maxt_ms,
+            });
+        }
+        let map = self.exemplars.read();
+        let in_range = |e: &&Exemplar| e.t.is_some_and(|t| (mint_ms..=maxt_ms).contains(&t));
+        Ok(map
+            .iter()
+            .filter(|(labels, _)| matches_some_set(matcher_sets, labels))
+            .map(|(labels, list)| ExemplarSeries {
+                labels: labels.clone(),
+                exemplars: list.iter().filter(in_range).cloned().collect(),
+            })
+            .filter(|s| !s.exemplars.is_empty())
+            .collect())
     }
 }
 
@@ -251,6 +339,61 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].samples.next(), ValueType::Float);
         assert_eq!(s[0].samples.next(), ValueType::None);
+    }
+
+    #[test]
+    fn exemplars_follow_the_append_rules_and_select_by_sets() {
+        let db = MemStorage::new();
+        let ex = |t: i64, trace: &str| Exemplar {
+            labels: Labels::from_pairs([("trace_id", trace)]),
+            value: 1.0,
+            t: Some(t),
+        };
+        let mut app = db.appender();
+        app.append(SeriesRef::NONE, &l("a"), 10, 1.0).unwrap();
+        let untimed = Exemplar {
+            t: None,
+            ..ex(0, "x")
+        };
+        app.append_exemplar(SeriesRef::NONE, &l("a"), &untimed)
+            .unwrap();
+        app.append_exemplar(SeriesRef::NONE, &l("a"), &ex(10, "x"))
+            .unwrap();
+        app.append_exemplar(SeriesRef::NONE, &l("b"), &ex(30, "y"))
+            .unwrap();
+        app.commit().unwrap();
+        let err = app
+            .append_exemplar(SeriesRef::NONE, &l("b"), &ex(20, "z"))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Append(AppendError::OutOfOrderExemplar)
+        ));
+        app.append_exemplar(SeriesRef::NONE, &l("b"), &ex(40, "z"))
+            .unwrap();
+        app.commit().unwrap();
+        let got = db
+            .select_exemplars(
+                0,
+                100,
+                &[
+                    vec![Matcher::equal("__name__", "a")],
+                    vec![Matcher::equal("__name__", "b")],
+                ],
+            )
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0].exemplars,
+            vec![ex(10, "x")],
+            "the repeat was ignored"
+        );
+        assert_eq!(got[1].exemplars, vec![ex(30, "y"), ex(40, "z")]);
+        let got = db.select_exemplars(35, 100, &[vec![]]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].labels, l("b"));
+        assert!(db.select_exemplars(0, 100, &[]).unwrap().is_empty());
+        assert!(db.select_exemplars(5, 4, &[vec![]]).is_err());
     }
 
     #[test]

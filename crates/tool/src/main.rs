@@ -51,6 +51,11 @@ enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check rule files (recording and alerting rules).
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check web.config.yml files (TLS and basic auth).
     WebConfig {
         #[arg(required = true)]
@@ -137,9 +142,7 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
                             "SUCCESS: {} is valid prometheus config file syntax",
                             f.display()
                         );
-                        if !cfg.rule_files.is_empty() {
-                            println!("  ({} rule file pattern(s) listed)", cfg.rule_files.len());
-                        }
+                        failed |= !check_config_rule_files(&cfg.rule_files);
                     }
                     Err(e) => {
                         println!("FAILED: {e}");
@@ -147,6 +150,10 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
                     }
                 }
             }
+        }
+        CheckCommand::Rules { files } => {
+            let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            failed |= !check_rule_files(&paths);
         }
         CheckCommand::WebConfig { files } => {
             for f in files {
@@ -165,6 +172,45 @@ fn check(c: CheckCommand) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Expands a configuration's `rule_files` globs and checks every file, as
+/// `promtool check config` does. True when all are valid.
+fn check_config_rule_files(patterns: &[String]) -> bool {
+    let mut paths = Vec::new();
+    for p in patterns {
+        match beacon_config::glob::glob(p) {
+            Ok(found) => paths.extend(found.iter().map(|f| f.display().to_string())),
+            Err(e) => {
+                println!("  FAILED: rule_files pattern {p:?}: {e}");
+                return false;
+            }
+        }
+    }
+    println!("  SUCCESS: {} rule files found", paths.len());
+    if paths.is_empty() {
+        return true;
+    }
+    println!();
+    check_rule_files(&paths)
+}
+
+/// `check rules`: one verdict per file in promtool's words. True when all
+/// are valid.
+fn check_rule_files(paths: &[String]) -> bool {
+    let mut ok = true;
+    for (file, verdict) in beacon_rules::check_files(paths, beacon_rules::ParseOptions::default()) {
+        println!("Checking {file}");
+        match verdict {
+            Ok(summary) => println!("  SUCCESS: {} rules found", summary.rules),
+            Err(e) => {
+                println!("  FAILED:\n{e}");
+                ok = false;
+            }
+        }
+        println!();
+    }
+    ok
 }
 
 fn promql_test(skip: Option<PathBuf>, files: &[PathBuf]) -> Result<ExitCode> {

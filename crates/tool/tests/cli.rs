@@ -101,3 +101,50 @@ fn promql_test_runs_scripts() {
         &["t.test: 1/2", "1 passed, 1 failed"],
     );
 }
+
+#[test]
+fn check_rules_and_the_rule_files_a_config_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(
+        &good,
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n      - alert: Down\n        expr: up == 0\n        for: 5m\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up\n",
+    )
+    .unwrap();
+    let good_s = good.to_str().unwrap();
+    let bad_s = bad.to_str().unwrap();
+    check(
+        &["check", "rules", good_s],
+        "",
+        0,
+        &["SUCCESS: 2 rules found"],
+    );
+    check(
+        &["check", "rules", good_s, bad_s],
+        "",
+        1,
+        &["SUCCESS: 2 rules found", "FAILED:", "bad.yml"],
+    );
+
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "rule_files:\n  - good.yml\n").unwrap();
+    check(
+        &["check", "config", cfg.to_str().unwrap()],
+        "",
+        0,
+        &["SUCCESS: 1 rule files found", "SUCCESS: 2 rules found"],
+    );
+    std::fs::write(&cfg, "rule_files:\n  - '*.yml'\n").unwrap();
+    check(
+        &["check", "config", cfg.to_str().unwrap()],
+        "",
+        1,
+        &["FAILED:"],
+    );
+}

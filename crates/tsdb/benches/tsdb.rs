@@ -1,7 +1,8 @@
-//! TSDB benchmarks and figures: append throughput with cached refs, WAL
-//! replay, selects from head and blocks, bytes per sample in compacted
-//! blocks (seeded node_exporter-like data and the real recording), and
-//! memory per active series.
+//! TSDB benchmarks and figures: append throughput with cached refs, CPU
+//! time per ingested sample, WAL replay, selects from head and blocks,
+//! bytes per sample in compacted blocks (seeded node_exporter-like data and
+//! the real recording), the live data directory's size on disk, and memory
+//! per active series.
 //!
 //! Run: `cargo bench -p beacon-tsdb --bench tsdb`. The figures print first
 //! (`FIGURE name: value`), then criterion's timings.
@@ -339,6 +340,74 @@ fn figure_memory() {
     }
 }
 
+/// Bytes the files under `dir` take: (allocated as `du` counts them,
+/// apparent as `du --apparent-size` does).
+fn disk_usage(dir: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (mut used, mut apparent) = (0, 0);
+    for ent in std::fs::read_dir(dir).unwrap() {
+        let ent = ent.unwrap();
+        let md = ent.metadata().unwrap();
+        if md.is_dir() {
+            let (u, a) = disk_usage(&ent.path());
+            used += u;
+            apparent += a;
+        } else {
+            used += md.blocks() * 512;
+            apparent += md.len();
+        }
+    }
+    (used, apparent)
+}
+
+/// The live data directory of a young server (WAL and head chunks, no
+/// block yet): 1,000 series for 1 h at 15 s.
+fn figure_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = node_like(10, 13);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let n = fill(&db, &series, 3600 * 1000 / INTERVAL_MS, 17);
+    let (used, apparent) = disk_usage(dir.path());
+    let (cu, ca) = disk_usage(&dir.path().join("chunks_head"));
+    println!(
+        "FIGURE live disk footprint ({n} samples, {} series, 1 h): du {:.1} B/sample ({used} B), apparent {:.1} B/sample ({apparent} B); chunks_head du {cu} B, apparent {ca} B",
+        series.len(),
+        used as f64 / n as f64,
+        apparent as f64 / n as f64
+    );
+}
+
+/// CPU time (user + system) this process has used, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: `getrusage` only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// The append + commit + WAL path as a scrape drives it: 10k series with
+/// cached refs, one commit per scrape, 2 h at 15 s. CPU time is measured
+/// rather than wall time, so other load on the machine matters less.
+fn figure_ingest() {
+    let series = node_like(160, 21);
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let before = rss_kib();
+    let cpu = cpu_seconds();
+    let n = fill(&db, &series, TWO_HOURS_MS / INTERVAL_MS, 23);
+    let secs = cpu_seconds() - cpu;
+    let rss = (rss_kib().saturating_sub(before) * 1024) as f64;
+    let count = db.head().series_count() as f64;
+    println!(
+        "FIGURE ingest ({n} samples, {count} series, WAL on): {:.0} ns CPU/sample, {:.2} M samples per CPU second; RSS delta {:.0} B/series, accounted heap {:.0} B/series",
+        secs * 1e9 / n as f64,
+        n as f64 / secs / 1e6,
+        rss / count,
+        db.head().heap_bytes() as f64 / count
+    );
+}
+
 fn figure_replay() {
     let dir = tempfile::tempdir().unwrap();
     let series = node_like(100, 5);
@@ -429,7 +498,9 @@ fn main() {
     // (comma-separated names, or "none").
     let pick = std::env::var("BEACON_TSDB_BENCH_FIGURES").unwrap_or_default();
     let want = |n: &str| pick.is_empty() || pick.split(',').any(|p| p == n);
-    let figures: [(&str, fn()); 4] = [
+    let figures: [(&str, fn()); 6] = [
+        ("ingest", figure_ingest),
+        ("disk", figure_disk),
         ("synthetic", figure_synthetic_compression),
         ("real", figure_real_compression),
         ("memory", figure_memory),

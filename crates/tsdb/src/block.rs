@@ -275,8 +275,8 @@ fn flush(w: &mut ChunkWriter, buf: &mut Vec<(i64, f64)>) -> ChunkMeta {
         x.append(t, v);
     }
     let chunk_ref = match decimal::encode(buf) {
-        Some(d) if d.len() < x.bytes().len() => w.add(ENCODING_DECIMAL, &d),
-        _ => w.add(ENCODING_XOR, x.bytes()),
+        Some(d) if d.len() < x.size() => w.add(ENCODING_DECIMAL, &d),
+        _ => w.add(ENCODING_XOR, &x.to_bytes()),
     };
     let meta = ChunkMeta {
         mint: buf[0].0,

@@ -27,55 +27,88 @@ pub mod histogram;
 pub const SAMPLES_PER_CHUNK: u16 = 120;
 
 /// Appends bits to a byte vector, most significant bit first.
+///
+/// Bits gather in a 64-bit accumulator and reach the vector eight bytes
+/// at a time. The head appends a few bits per sample to each of many
+/// series' chunks, and the vector's tail is rarely in cache; the
+/// accumulator lives in the chunk struct beside the series' other hot
+/// fields, so most appends never touch the vector.
 #[derive(Debug, Clone, Default)]
 pub struct BitWriter {
+    /// Whole bytes written so far.
     pub(crate) bytes: Vec<u8>,
-    /// Bits still free in the last byte (0 means a new byte is needed).
-    free: u8,
+    /// Pending bits, right-aligned: the low `acc_bits` bits.
+    acc: u64,
+    /// 0..=63.
+    acc_bits: u8,
 }
 
 impl BitWriter {
     pub(crate) fn with_bytes(bytes: Vec<u8>) -> BitWriter {
-        BitWriter { bytes, free: 0 }
+        BitWriter {
+            bytes,
+            acc: 0,
+            acc_bits: 0,
+        }
     }
 
     #[inline]
     pub(crate) fn bit(&mut self, b: bool) {
-        if self.free == 0 {
-            self.bytes.push(0);
-            self.free = 8;
-        }
-        self.free -= 1;
-        if b {
-            *self.bytes.last_mut().expect("pushed above") |= 1 << self.free;
-        }
+        self.bits(u64::from(b), 1);
     }
 
-    /// Writes the low `n` bits of `v` (`n` ≤ 64): first into the free
-    /// bits of the last byte, then whole bytes, then a partial byte.
+    /// Writes the low `n` bits of `v` (`n` ≤ 64).
     #[inline]
     pub(crate) fn bits(&mut self, v: u64, n: u8) {
         debug_assert!(n <= 64);
-        let mut n = u32::from(n);
         if n == 0 {
             return;
         }
-        if self.free > 0 {
-            let free = u32::from(self.free);
-            let take = n.min(free);
-            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
-            *self.bytes.last_mut().expect("free bits imply a byte") |= chunk << (free - take);
-            self.free -= take as u8;
-            n -= take;
+        let n = u32::from(n);
+        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+        let have = u32::from(self.acc_bits);
+        if have + n < 64 {
+            self.acc = (self.acc << n) | v;
+            self.acc_bits = (have + n) as u8;
+            return;
         }
-        while n >= 8 {
-            n -= 8;
-            self.bytes.push((v >> n) as u8);
-        }
+        // Fill the accumulator to exactly 64 bits, flush it, keep the rest.
+        let take = 64 - have; // 1..=64
+        let rest = n - take; // 0..=63
+        let top = if rest == 0 { v } else { v >> rest };
+        let full = if take == 64 {
+            top
+        } else {
+            (self.acc << take) | top
+        };
+        self.bytes.extend_from_slice(&full.to_be_bytes());
+        self.acc = if rest == 0 {
+            0
+        } else {
+            v & ((1u64 << rest) - 1)
+        };
+        self.acc_bits = rest as u8;
+    }
+
+    /// Appends the pending bits to `out` as whole bytes, zero-padded.
+    pub(crate) fn finish_into(&self, out: &mut Vec<u8>) {
+        let n = u32::from(self.acc_bits);
         if n > 0 {
-            self.bytes.push(((v << (8 - n)) & 0xff) as u8);
-            self.free = (8 - n) as u8;
+            let aligned = (self.acc << (64 - n)).to_be_bytes();
+            out.extend_from_slice(&aligned[..n.div_ceil(8) as usize]);
         }
+    }
+
+    /// The finished stream.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.bytes);
+        self.finish_into(&mut out);
+        out
+    }
+
+    /// Bytes the finished stream takes.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() + usize::from(self.acc_bits).div_ceil(8)
     }
 }
 
@@ -196,9 +229,20 @@ impl XorChunk {
         self.count == 0
     }
 
-    /// The chunk's bytes: count header plus bit stream.
-    pub fn bytes(&self) -> &[u8] {
-        &self.w.bytes
+    /// The chunk's bytes: count header plus bit stream. A copy, since
+    /// the newest bits and the count are kept outside the byte vector
+    /// until then (see `BitWriter`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.w.len());
+        out.extend_from_slice(&self.w.bytes);
+        out[..2].copy_from_slice(&self.count.to_be_bytes());
+        self.w.finish_into(&mut out);
+        out
+    }
+
+    /// The length of `to_bytes()`.
+    pub fn size(&self) -> usize {
+        self.w.len()
     }
 
     /// Bytes of heap held.
@@ -244,7 +288,6 @@ impl XorChunk {
         self.t = t;
         self.v = vb;
         self.count += 1;
-        self.w.bytes[..2].copy_from_slice(&self.count.to_be_bytes());
     }
 
     #[inline]
@@ -434,12 +477,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    proptest! {
+        /// `bits` writes exactly the bit string a naive packer makes.
+        #[test]
+        fn bits_match_a_naive_packer(items in proptest::collection::vec((any::<u64>(), 0u8..=64), 0..40)) {
+            let mut w = BitWriter::with_bytes(vec![0xAB]);
+            let mut naive: Vec<bool> = Vec::new();
+            for (v, n) in items {
+                w.bits(v, n);
+                naive.extend((0..n).rev().map(|i| (v >> i) & 1 == 1));
+            }
+            let mut want = vec![0xABu8];
+            for byte in naive.chunks(8) {
+                want.push(byte.iter().enumerate().fold(0, |acc, (i, b)| acc | (u8::from(*b) << (7 - i))));
+            }
+            let mut got = w.bytes.clone();
+            w.finish_into(&mut got);
+            prop_assert_eq!(w.len(), got.len());
+            prop_assert_eq!(got, want);
+        }
+    }
+
     fn round_trip(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
         let mut c = XorChunk::new();
         for &(t, v) in samples {
             c.append(t, v);
         }
-        let mut it = XorIter::new(c.bytes().to_vec());
+        let mut it = XorIter::new(c.to_bytes());
         let mut out = Vec::new();
         while it.next_sample() {
             let (t, v) = it.at();
@@ -457,8 +521,8 @@ mod tests {
         for &(t, v) in samples {
             c.append(t, v);
         }
-        let back = XorChunk::from_bytes(c.bytes()).unwrap();
-        assert_eq!(back.bytes(), c.bytes());
+        let back = XorChunk::from_bytes(&c.to_bytes()).unwrap();
+        assert_eq!(back.to_bytes(), c.to_bytes());
     }
 
     #[test]
@@ -480,7 +544,7 @@ mod tests {
             c
         };
         // Constant value and interval: ~2 bits per sample after the first.
-        assert!(c.bytes().len() < 50, "{} bytes", c.bytes().len());
+        assert!(c.size() < 50, "{} bytes", c.size());
     }
 
     #[test]

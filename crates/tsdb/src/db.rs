@@ -11,14 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use beacon_model::{Labels, Matcher};
-use beacon_storage::{Appendable, Appender, LabelHints, Querier, Queryable, Series};
+use beacon_storage::{
+    Appendable, Appender, ExemplarQueryable, ExemplarSeries, LabelHints, Querier, Queryable, Series,
+};
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::{Block, write_block};
-use crate::head::{Head, HeadOptions};
+use crate::head::exemplars::EXEMPLARS_MAX_LIMIT;
+use crate::head::{EXEMPLARS_MAX_DEFAULT, Head, HeadOptions};
 use crate::iter::{Part, join};
 use crate::series::range_start;
-use crate::wal::{FsyncPolicy, WalOptions};
+use crate::wal::{FsyncPolicy, ReplayProgress, WalOptions};
 use crate::{Error, Result};
 
 /// Two hours, Prometheus's block range.
@@ -44,6 +47,9 @@ pub struct Options {
     pub wal: bool,
     pub wal_fsync: FsyncPolicy,
     pub wal_segment_size_bytes: u64,
+    /// Exemplars kept in memory (`storage.exemplars.max_exemplars`; 0
+    /// drops exemplars). Changeable at run time with `set_max_exemplars`.
+    pub max_exemplars: usize,
 }
 
 impl Default for Options {
@@ -56,6 +62,7 @@ impl Default for Options {
             wal: true,
             wal_fsync: FsyncPolicy::default(),
             wal_segment_size_bytes: crate::wal::SEGMENT_SIZE_DEFAULT,
+            max_exemplars: EXEMPLARS_MAX_DEFAULT,
         }
     }
 }
@@ -74,6 +81,7 @@ impl Options {
                 reason: "must be positive".into(),
             });
         }
+        check_max_exemplars(self.max_exemplars)?;
         if self.ooo_window_ms < 0 {
             return Err(Error::InvalidOption {
                 name: "ooo_window_ms",
@@ -97,6 +105,16 @@ impl Options {
     }
 }
 
+fn check_max_exemplars(n: usize) -> Result<()> {
+    if n > EXEMPLARS_MAX_LIMIT {
+        return Err(Error::InvalidOption {
+            name: "max_exemplars",
+            reason: format!("{n} is more than the limit of {EXEMPLARS_MAX_LIMIT}"),
+        });
+    }
+    Ok(())
+}
+
 /// Figures the server exports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DbStats {
@@ -117,6 +135,19 @@ pub struct DbStats {
     pub checkpoints_total: u64,
     pub compactions_total: u64,
     pub retention_deletions_total: u64,
+    /// `prometheus_tsdb_exemplar_exemplars_appended_total`
+    pub exemplars_appended_total: u64,
+    /// `prometheus_tsdb_exemplar_exemplars_in_storage`
+    pub exemplars_in_storage: u64,
+    /// `prometheus_tsdb_exemplar_series_with_exemplars_in_storage`
+    pub series_with_exemplars_in_storage: u64,
+    /// `prometheus_tsdb_exemplar_max_exemplars`
+    pub max_exemplars: u64,
+    /// `prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds`: the
+    /// time of the oldest exemplar kept (how far back the buffer reaches).
+    pub exemplars_oldest_seconds: Option<f64>,
+    /// `prometheus_tsdb_exemplar_out_of_order_exemplars_total`
+    pub exemplars_out_of_order_total: u64,
 }
 
 /// The embedded TSDB.
@@ -144,6 +175,17 @@ impl Db {
     /// Opens (or creates) the database in `dir`: locks it, opens blocks,
     /// replays the WAL.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_with_progress(dir, opts, &ReplayProgress::new())
+    }
+
+    /// `open`, reporting WAL replay to `progress`, which another thread
+    /// may read while this runs (share it in an `Arc`); it is marked
+    /// finished when the database is ready.
+    pub fn open_with_progress(
+        dir: impl AsRef<Path>,
+        opts: Options,
+        progress: &ReplayProgress,
+    ) -> Result<Db> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -168,6 +210,7 @@ impl Db {
         let head_opts = HeadOptions {
             chunk_range_ms: opts.block_range_ms,
             ooo_window_ms: opts.ooo_window_ms,
+            max_exemplars: opts.max_exemplars,
         };
         let wal_opts = WalOptions {
             segment_size_max: opts.wal_segment_size_bytes,
@@ -175,12 +218,13 @@ impl Db {
         };
         let wal_dir = dir.join("wal");
         let chunk_dir = dir.join("chunks_head");
-        let head = Head::open(
+        let head = Head::open_with_progress(
             head_opts,
             opts.wal.then_some(wal_dir.as_path()),
             wal_opts,
             min_valid,
             Some(chunk_dir.as_path()),
+            progress,
         )?;
         Ok(Db {
             dir,
@@ -224,6 +268,7 @@ impl Db {
         let c = &self.head.counters;
         let blocks = self.blocks.read();
         let range = self.head.time_range();
+        let ex = self.head.exemplar_stats();
         DbStats {
             head_series: self.head.series_count() as u64,
             head_chunks: self.head.chunk_count(),
@@ -241,7 +286,21 @@ impl Db {
             checkpoints_total: c.checkpoints.load(Ordering::Relaxed),
             compactions_total: self.compactions.load(Ordering::Relaxed),
             retention_deletions_total: self.retention_deletions.load(Ordering::Relaxed),
+            exemplars_appended_total: ex.appended_total,
+            exemplars_in_storage: ex.in_storage,
+            series_with_exemplars_in_storage: ex.series_in_storage,
+            max_exemplars: ex.max,
+            exemplars_oldest_seconds: ex.oldest_t.map(|t| t as f64 / 1000.0),
+            exemplars_out_of_order_total: ex.out_of_order_total,
         }
+    }
+
+    /// Resizes the exemplar buffer (configuration reload), keeping the
+    /// newest exemplars that fit; 0 drops them and disables storage.
+    pub fn set_max_exemplars(&self, max: usize) -> Result<()> {
+        check_max_exemplars(max)?;
+        self.head.resize_exemplars(max);
+        Ok(())
     }
 
     /// Deletes `[mint, maxt]` from the series matching `matchers`, by
@@ -635,5 +694,29 @@ impl Queryable for Db {
 impl Appendable for Db {
     fn appender(&self) -> Box<dyn Appender + '_> {
         Box::new(self.head.appender())
+    }
+}
+
+/// Exemplars live in the head only (as in Prometheus: blocks keep none).
+impl ExemplarQueryable for Db {
+    fn select_exemplars(
+        &self,
+        mint_ms: i64,
+        maxt_ms: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> beacon_storage::Result<Vec<ExemplarSeries>> {
+        if mint_ms > maxt_ms {
+            return Err(Error::InvalidRange {
+                mint: mint_ms,
+                maxt: maxt_ms,
+            }
+            .into());
+        }
+        Ok(self
+            .head
+            .exemplars_for_sets(matcher_sets, mint_ms, maxt_ms)
+            .into_iter()
+            .map(|(labels, exemplars)| ExemplarSeries { labels, exemplars })
+            .collect())
     }
 }

@@ -31,6 +31,8 @@ pub enum Error {
     Closed,
     #[error("WAL record of {len} bytes exceeds the limit of {limit} bytes")]
     RecordTooLarge { len: usize, limit: usize },
+    #[error("head chunk of {len} bytes exceeds the head chunk file limit of {limit} bytes")]
+    HeadChunkTooLarge { len: usize, limit: u64 },
 }
 
 /// The TSDB's result type.

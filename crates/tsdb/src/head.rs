@@ -20,16 +20,17 @@ use crate::chunk::histogram::HistSample;
 use crate::iter::{ChunkBytes, ChunkRef, ChunksIter, Intervals, Part, is_deleted};
 use crate::postings::{PostingsIndex, postings_for_matchers, union};
 use crate::record::{Record, RefHist, RefSample, Tombstone};
-use crate::series::{MemSeries, Pending, Value, Verdict, judge};
-use crate::wal::{self, ReplayStats, Wal, WalOptions};
+use crate::series::{MemSeries, Value, Verdict, judge};
+use crate::wal::{self, ReplayProgress, ReplayStats, Wal, WalOptions};
 use chunk_disk::ChunkDisk;
 
 mod appender;
 pub mod chunk_disk;
-mod exemplars;
+pub mod exemplars;
 mod postings;
 
 pub use appender::HeadAppender;
+pub use exemplars::{EXEMPLARS_MAX_DEFAULT, ExemplarStats};
 use postings::MemPostings;
 
 /// Samples (by resolved series id) for the replay worker.
@@ -43,6 +44,8 @@ pub struct HeadOptions {
     /// How far behind the newest sample an out-of-order sample may be
     /// (0: out-of-order samples are refused).
     pub ooo_window_ms: i64,
+    /// Exemplars kept in the circular buffer (0: exemplars are dropped).
+    pub max_exemplars: usize,
 }
 
 /// Head counters, updated atomically.
@@ -161,6 +164,20 @@ impl Head {
         min_valid_t: i64,
         chunk_dir: Option<&Path>,
     ) -> Result<Head> {
+        let progress = ReplayProgress::new();
+        Head::open_with_progress(opts, wal_dir, wal_opts, min_valid_t, chunk_dir, &progress)
+    }
+
+    /// `open`, reporting WAL replay to `progress` (marked finished when the
+    /// head is ready, also when there was no WAL to replay).
+    pub fn open_with_progress(
+        opts: HeadOptions,
+        wal_dir: Option<&Path>,
+        wal_opts: WalOptions,
+        min_valid_t: i64,
+        chunk_dir: Option<&Path>,
+        progress: &ReplayProgress,
+    ) -> Result<Head> {
         let disk = chunk_dir.map(ChunkDisk::open).transpose()?;
         let head = Head {
             opts,
@@ -173,16 +190,19 @@ impl Head {
             maxt: AtomicI64::new(i64::MIN),
             tombstones: RwLock::new(HashMap::new()),
             disk,
-            exemplars: exemplars::ExemplarStore::default(),
+            exemplars: exemplars::ExemplarStore::new(opts.max_exemplars),
             counters: HeadCounters::default(),
             replay: Mutex::new(ReplayStats::default()),
         };
+        let mut seconds = 0.0;
         if let Some(dir) = wal_dir {
-            let stats = head.replay(dir)?;
+            let stats = head.replay(dir, progress)?;
             let w = Wal::create(dir, stats.last_segment, wal_opts)?;
             *head.wal.lock() = Some(w);
+            seconds = stats.seconds;
             *head.replay.lock() = stats;
         }
+        progress.finish(seconds);
         Ok(head)
     }
 
@@ -190,7 +210,7 @@ impl Head {
     /// creates series and applies the samples of even series ids, a worker
     /// applies odd ones (each series stays on one thread, so its samples
     /// keep their order).
-    fn replay(&self, dir: &Path) -> Result<ReplayStats> {
+    fn replay(&self, dir: &Path, progress: &ReplayProgress) -> Result<ReplayStats> {
         // WAL ids of series records that repeat labels already seen map to
         // the first id.
         let mut alias: HashMap<u32, u32> = HashMap::new();
@@ -205,7 +225,9 @@ impl Head {
                     self.apply_samples(resolved);
                 }
             });
-            let stats = wal::replay(dir, |rec| self.apply_record(rec, &mut alias, &tx));
+            let stats = wal::replay_with_progress(dir, progress, |rec| {
+                self.apply_record(rec, &mut alias, &tx)
+            });
             drop(tx);
             let _ = worker.join();
             stats
@@ -260,7 +282,9 @@ impl Head {
             }
             Record::Exemplars(items) => {
                 for (id, e) in items {
-                    self.exemplars.add(resolve(id), e);
+                    // Refusals were refused at commit too; replay keeps
+                    // exactly what was kept then.
+                    let _ = self.exemplars.add(resolve(id), e);
                 }
             }
             Record::Tombstones(stones) => {
@@ -362,7 +386,7 @@ impl Head {
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         let (mut stored, mut rejected) = (0u64, 0u64);
         let mut ooo_min_t = self.ooo_min_t();
-        for (s, t, v) in samples {
+        for (s, t, v) in Lookahead::new(samples) {
             if t < min_valid {
                 rejected += 1;
                 continue;
@@ -378,6 +402,9 @@ impl Head {
                 ),
                 Value::Hist(h) => d.apply_hist(t, *h, self.opts.chunk_range_ms),
             };
+            if ok {
+                s.publish_last(d.last());
+            }
             drop(d);
             if ok {
                 stored += 1;
@@ -437,22 +464,52 @@ impl Head {
             .sum()
     }
 
-    /// Exemplars of the series matching `matchers` in `[mint, maxt]`.
+    /// Exemplars of the series matching `matchers` in `[mint, maxt]`,
+    /// sorted by labels, each series' by time.
     pub fn exemplars(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Vec<(Labels, Vec<beacon_model::Exemplar>)> {
-        let series = self.select_series(matchers);
-        let ids: HashSet<u32> = series.iter().map(|s| s.id).collect();
-        let mut found = self.exemplars.query(&ids, mint, maxt);
-        let mut out: Vec<(Labels, Vec<beacon_model::Exemplar>)> = series
+        self.exemplars_for_sets(std::slice::from_ref(&matchers.to_vec()), mint, maxt)
+    }
+
+    /// Exemplars in `[mint, maxt]` of the series matching any of
+    /// `matcher_sets` (none: no series), sorted by labels.
+    pub fn exemplars_for_sets(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, Vec<beacon_model::Exemplar>)> {
+        let mut series: Vec<Arc<MemSeries>> = matcher_sets
             .iter()
-            .filter_map(|s| found.remove(&s.id).map(|e| (s.labels.clone(), e)))
+            .flat_map(|set| self.select_series(set))
+            .collect();
+        series.sort_by_key(|s| s.id);
+        series.dedup_by_key(|s| s.id);
+        let labels: HashMap<u32, Labels> =
+            series.iter().map(|s| (s.id, s.labels.clone())).collect();
+        let found = self
+            .exemplars
+            .query(series.iter().map(|s| s.id), mint, maxt);
+        let mut out: Vec<(Labels, Vec<beacon_model::Exemplar>)> = found
+            .into_iter()
+            .filter_map(|(id, e)| Some((labels.get(&id)?.clone(), e)))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// Exemplar storage figures.
+    pub fn exemplar_stats(&self) -> ExemplarStats {
+        self.exemplars.stats()
+    }
+
+    /// Changes the exemplar buffer's capacity (configuration reload).
+    pub fn resize_exemplars(&self, max: usize) {
+        self.exemplars.resize(max);
     }
 
     /// The metadata last recorded for the series with `labels`.
@@ -523,7 +580,7 @@ impl Head {
                 mint: o.mint,
                 maxt: o.maxt,
                 encoding: crate::chunk::ENCODING_XOR,
-                bytes: ChunkBytes::Shared(Arc::from(o.chunk.bytes())),
+                bytes: ChunkBytes::Shared(Arc::from(o.chunk.to_bytes())),
             });
         }
         let ooo: Vec<(i64, beacon_storage::SampleValue)> = data
@@ -629,6 +686,7 @@ impl Head {
         for s in self.all_series() {
             let mut d = s.data.lock();
             let empty = d.truncate_before(mint);
+            s.publish_last(d.last());
             if let Some((lo, _)) = d.time_range() {
                 new_mint = new_mint.min(lo);
             }
@@ -765,75 +823,108 @@ impl Head {
         series + self.postings.read().heap_bytes()
     }
 
-    /// Checks a histogram sample against a series' newest sample.
+    /// Checks a histogram sample against a series' newest sample: `pending`
+    /// when the appender's batch holds one for the series, the committed
+    /// one (read under the series lock, since equal timestamps compare the
+    /// histograms) otherwise.
     fn judge_hist_against(
         &self,
         s: &MemSeries,
-        batch: u64,
+        pending: Option<(i64, u64)>,
         t: i64,
         h: &HistSample,
     ) -> Result<Verdict> {
         if t < self.min_valid_time() {
             return Err(beacon_storage::AppendError::OutOfBounds.into());
         }
-        let mut d = s.data.lock();
-        if let Some(p) = d.pending.filter(|p| p.batch == batch) {
+        if let Some((pt, pv)) = pending {
             // The batch's own newest sample: the appender compares equal
             // timestamps against the sample it holds.
-            if t < p.t {
+            if t < pt {
                 return Err(beacon_storage::AppendError::OutOfOrderSample.into());
             }
-            if t == p.t {
-                if p.v != crate::series::HIST_SENTINEL_BITS {
+            if t == pt {
+                if pv != crate::series::HIST_SENTINEL_BITS {
                     return Err(beacon_storage::AppendError::DuplicateSampleForTimestamp.into());
                 }
                 return Ok(Verdict::Duplicate);
             }
-            d.pending = Some(Pending {
-                batch,
-                t,
-                v: crate::series::HIST_SENTINEL_BITS,
-            });
             return Ok(Verdict::InOrder);
         }
-        let verdict = d.judge_hist(t, h)?;
-        if verdict == Verdict::InOrder {
-            d.pending = Some(Pending {
-                batch,
-                t,
-                v: crate::series::HIST_SENTINEL_BITS,
-            });
-        }
-        Ok(verdict)
+        Ok(s.data.lock().judge_hist(t, h)?)
     }
 
-    /// Checks a sample against a series' newest one (committed, or pending
-    /// in batch `batch`) and records it as the batch's newest.
-    fn judge_against(&self, s: &MemSeries, batch: u64, t: i64, v: f64) -> Result<Verdict> {
+    /// Checks a float sample against a series' newest one (`last`: the
+    /// batch's pending one, or the committed one the series publishes).
+    /// No lock is taken: the commit applies under the series lock and
+    /// judges again, so a race with another appender of the same series can
+    /// at worst drop a sample this check let through (counted as rejected),
+    /// never corrupt the series.
+    fn judge_float(&self, last: Option<(i64, u64)>, t: i64, v: f64) -> Result<Verdict> {
         if t < self.min_valid_time() {
             return Err(beacon_storage::AppendError::OutOfBounds.into());
         }
-        let ooo_min_t = self.ooo_min_t();
-        let mut d = s.data.lock();
-        let last = match d.pending {
-            Some(p) if p.batch == batch => Some((p.t, p.v)),
-            _ => d.last(),
-        };
-        let verdict = judge(last, t, v, ooo_min_t)?;
+        let verdict = judge(last, t, v, self.ooo_min_t())?;
         if verdict == Verdict::ReplaceLast
             && last.is_some_and(|l| l.1 == crate::series::HIST_SENTINEL_BITS)
         {
             return Err(beacon_storage::AppendError::DuplicateSampleForTimestamp.into());
         }
-        if matches!(verdict, Verdict::InOrder | Verdict::ReplaceLast) {
-            d.pending = Some(Pending {
-                batch,
-                t,
-                v: v.to_bits(),
-            });
-        }
         Ok(verdict)
     }
+}
+
+/// Series a commit prefetches ahead of the one it applies.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Passes samples through a small window, prefetching each series' data
+/// as it enters: a commit touches thousands of series whose memory is
+/// rarely cached, and overlapping those misses instead of taking them one
+/// by one is most of a large commit's cost.
+struct Lookahead<'s, I: Iterator<Item = (&'s MemSeries, i64, Value)>> {
+    inner: I,
+    window: std::collections::VecDeque<(&'s MemSeries, i64, Value)>,
+}
+
+impl<'s, I: Iterator<Item = (&'s MemSeries, i64, Value)>> Lookahead<'s, I> {
+    fn new(inner: I) -> Self {
+        Lookahead {
+            inner,
+            window: std::collections::VecDeque::with_capacity(PREFETCH_AHEAD + 1),
+        }
+    }
+}
+
+impl<'s, I: Iterator<Item = (&'s MemSeries, i64, Value)>> Iterator for Lookahead<'s, I> {
+    type Item = (&'s MemSeries, i64, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.window.len() <= PREFETCH_AHEAD {
+            let Some(item) = self.inner.next() else { break };
+            prefetch(&item.0.data);
+            self.window.push_back(item);
+        }
+        self.window.pop_front()
+    }
+}
+
+/// Asks the CPU to start loading the cache lines of `x` (a hint: no
+/// effect on other targets).
+#[inline]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = (x as *const T).cast::<i8>();
+        let lines = std::mem::size_of::<T>().div_ceil(64).min(4);
+        for i in 0..lines {
+            // SAFETY: prefetching never dereferences or faults; SSE is part
+            // of the x86_64 baseline. The address is inside `x` anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i * 64)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 impl PostingsIndex for MemPostings {

@@ -57,4 +57,4 @@ pub use db::{
     BLOCK_RANGE_DEFAULT_MS, BLOCK_RANGE_MAX_MS, Db, DbStats, Options, RETENTION_DEFAULT_MS,
 };
 pub use error::{Error, Result};
-pub use wal::FsyncPolicy;
+pub use wal::{FsyncPolicy, ReplayProgress, ReplayStatus};

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use beacon_model::{Labels, is_stale_nan};
 use beacon_storage::AppendError;
@@ -52,25 +52,15 @@ pub struct ClosedChunk {
 #[derive(Debug, Default)]
 pub struct SeriesData {
     pub closed: Vec<ClosedChunk>,
-    pub open: Option<Box<OpenChunk>>,
+    /// Inline rather than boxed: almost every series has one, and the
+    /// appender reaches it for every sample, so a pointer less to chase.
+    pub open: Option<OpenChunk>,
     /// Out-of-order samples (timestamp → value bits), when a window is set.
     pub ooo: Option<Box<BTreeMap<i64, u64>>>,
-    /// The newest in-order sample an uncommitted batch added, with the
-    /// batch's id, so later appends in that batch are checked against it.
-    /// Another batch's id makes it stale; nothing needs clearing.
-    pub pending: Option<Pending>,
     /// Native histogram samples, when the series has any.
     pub hist: Option<Box<HistData>>,
     /// Type, help and unit, when a scrape reported them.
     pub meta: Option<Box<beacon_model::Metadata>>,
-}
-
-/// See `SeriesData::pending`.
-#[derive(Debug, Clone, Copy)]
-pub struct Pending {
-    pub batch: u64,
-    pub t: i64,
-    pub v: u64,
 }
 
 /// The chunk being appended to.
@@ -86,9 +76,18 @@ pub struct OpenChunk {
 #[derive(Debug)]
 pub struct MemSeries {
     pub id: u32,
-    pub labels: Labels,
     /// Set once the series record is in the WAL (under the WAL lock).
     pub logged: AtomicBool,
+    pub labels: Labels,
+    /// The newest committed in-order sample (`SeriesData::last`), copied
+    /// out under the data lock whenever it changes, so appenders check new
+    /// samples without taking the lock (`i64::MIN`: none).
+    last_t: AtomicI64,
+    last_v: AtomicU64,
+    /// Which appender batch last added an in-order sample, and where in
+    /// that batch: `batch id << 32 | index`. An appender validates the
+    /// index against its own buffer, so stale or foreign marks are ignored.
+    pub batch_mark: AtomicU64,
     pub data: Mutex<SeriesData>,
 }
 
@@ -109,10 +108,28 @@ impl MemSeries {
     pub fn new(id: u32, labels: Labels) -> MemSeries {
         MemSeries {
             id,
-            labels,
             logged: AtomicBool::new(false),
+            labels,
+            last_t: AtomicI64::new(i64::MIN),
+            last_v: AtomicU64::new(0),
+            batch_mark: AtomicU64::new(0),
             data: Mutex::new(SeriesData::default()),
         }
+    }
+
+    /// Records the newest committed sample (called under the data lock).
+    pub fn publish_last(&self, last: Option<(i64, u64)>) {
+        let (t, v) = last.unwrap_or((i64::MIN, 0));
+        self.last_v.store(v, Ordering::Relaxed);
+        self.last_t.store(t, Ordering::Release);
+    }
+
+    /// The newest committed sample as last published. Read without the
+    /// lock, so a concurrent commit may show its time with the previous
+    /// value; callers only use it for checks the commit repeats.
+    pub fn published_last(&self) -> Option<(i64, u64)> {
+        let t = self.last_t.load(Ordering::Acquire);
+        (t != i64::MIN).then(|| (t, self.last_v.load(Ordering::Relaxed)))
     }
 }
 
@@ -265,13 +282,11 @@ impl SeriesData {
         if cut {
             self.close_open(disk);
         }
-        let o = self.open.get_or_insert_with(|| {
-            Box::new(OpenChunk {
-                mint: t,
-                maxt: t,
-                last_v: 0,
-                chunk: XorChunk::new(),
-            })
+        let o = self.open.get_or_insert_with(|| OpenChunk {
+            mint: t,
+            maxt: t,
+            last_v: 0,
+            chunk: XorChunk::new(),
         });
         o.chunk.append(t, v);
         o.maxt = t;
@@ -285,13 +300,14 @@ impl SeriesData {
             if o.chunk.is_empty() {
                 return;
             }
-            let bytes = match disk.map(|d| d.write(o.chunk.bytes(), o.maxt)) {
+            let raw = o.chunk.to_bytes();
+            let bytes = match disk.map(|d| d.write(&raw, o.maxt)) {
                 Some(Ok((file, start, end))) => ChunkBytes::Disk { file, start, end },
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "cannot write head chunk to disk; keeping it in memory");
-                    ChunkBytes::Shared(Arc::from(o.chunk.bytes()))
+                    ChunkBytes::Shared(Arc::from(raw))
                 }
-                None => ChunkBytes::Shared(Arc::from(o.chunk.bytes())),
+                None => ChunkBytes::Shared(Arc::from(raw)),
             };
             self.closed.push(ClosedChunk {
                 mint: o.mint,
@@ -305,7 +321,7 @@ impl SeriesData {
         let Some(o) = self.open.as_mut() else {
             return;
         };
-        let mut it = XorIter::new(o.chunk.bytes());
+        let mut it = XorIter::new(o.chunk.to_bytes());
         let mut c = XorChunk::new();
         let n = o.chunk.len();
         for _ in 1..n {
@@ -384,9 +400,8 @@ impl SeriesData {
                 _ => 0,
             })
             .sum();
-        let open = self.open.as_ref().map_or(0, |o| {
-            o.chunk.heap_bytes() + std::mem::size_of::<OpenChunk>()
-        });
+        // The open chunk itself is inline (counted with `MemSeries`).
+        let open = self.open.as_ref().map_or(0, |o| o.chunk.heap_bytes());
         let hist = self.hist.as_ref().map_or(0, |h| {
             h.closed
                 .iter()

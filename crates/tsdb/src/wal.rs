@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use crate::record::{self, Record};
@@ -242,6 +243,73 @@ pub struct ReplayStats {
     pub seconds: f64,
 }
 
+/// Where a running WAL replay is, readable from other threads while
+/// `Db::open` runs (for `/api/v1/status/walreplay`). Segment numbers are
+/// those of the WAL directory: `min` the first segment replayed after the
+/// checkpoint, `max` the last one, `current` the one being read (it stays
+/// at `min` while the checkpoint is read).
+#[derive(Debug, Default)]
+pub struct ReplayProgress {
+    min: AtomicU32,
+    max: AtomicU32,
+    current: AtomicU32,
+    done: AtomicBool,
+    /// Wall time of the finished replay, as `f64` bits.
+    seconds_bits: AtomicU64,
+}
+
+/// A snapshot of [`ReplayProgress`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReplayStatus {
+    pub min: u32,
+    pub max: u32,
+    pub current: u32,
+    /// True once replay has finished (or there was nothing to replay).
+    pub done: bool,
+    /// How long the finished replay took (0 while it runs).
+    pub seconds: f64,
+}
+
+impl ReplayProgress {
+    /// Progress of a replay that has not started.
+    pub fn new() -> ReplayProgress {
+        ReplayProgress::default()
+    }
+
+    /// The current state.
+    pub fn status(&self) -> ReplayStatus {
+        // `done` is read first and stored last, so a snapshot that says
+        // done also carries the final figures.
+        let done = self.done.load(Ordering::Acquire);
+        ReplayStatus {
+            min: self.min.load(Ordering::Relaxed),
+            max: self.max.load(Ordering::Relaxed),
+            current: self.current.load(Ordering::Relaxed),
+            done,
+            seconds: f64::from_bits(self.seconds_bits.load(Ordering::Relaxed)),
+        }
+    }
+
+    fn start(&self, min: u32, max: u32) {
+        self.min.store(min, Ordering::Relaxed);
+        self.max.store(max, Ordering::Relaxed);
+        self.current.store(min, Ordering::Relaxed);
+    }
+
+    fn at_segment(&self, n: u32) {
+        self.current.store(n, Ordering::Relaxed);
+    }
+
+    /// Marks the replay finished after `seconds`.
+    pub fn finish(&self, seconds: f64) {
+        self.current
+            .store(self.max.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.seconds_bits
+            .store(seconds.to_bits(), Ordering::Relaxed);
+        self.done.store(true, Ordering::Release);
+    }
+}
+
 /// The files replay reads, in order: the newest checkpoint's segments, then
 /// the WAL segments after it.
 fn replay_plan(dir: &Path) -> Result<(Vec<PathBuf>, Option<u32>, u32)> {
@@ -267,9 +335,25 @@ fn replay_plan(dir: &Path) -> Result<(Vec<PathBuf>, Option<u32>, u32)> {
 /// One thread reads, checks and decodes while the caller's thread applies.
 /// Damaged segments are repaired; a record that passes its checksum but
 /// does not decode is skipped and counted.
-pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> {
+pub fn replay(dir: &Path, apply: impl FnMut(Record)) -> Result<ReplayStats> {
+    replay_with_progress(dir, &ReplayProgress::new(), apply)
+}
+
+/// `replay`, reporting the segment being read to `progress` (which it
+/// does not mark finished: the caller does, once it has applied all).
+pub fn replay_with_progress(
+    dir: &Path,
+    progress: &ReplayProgress,
+    mut apply: impl FnMut(Record),
+) -> Result<ReplayStats> {
     let started = std::time::Instant::now();
     let (files, checkpoint, last_segment) = replay_plan(dir)?;
+    let first = files
+        .iter()
+        .find(|p| p.parent() == Some(dir))
+        .and_then(|p| segment_number(p))
+        .unwrap_or(last_segment);
+    progress.start(first, last_segment);
     let mut stats = ReplayStats {
         segments: files.len(),
         checkpoint,
@@ -280,6 +364,11 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
     let reader = |tx: mpsc::SyncSender<Vec<Record>>| -> Result<(u64, u64, u64)> {
         let (mut records, mut corruptions, mut dropped) = (0u64, 0u64, 0u64);
         for path in &files {
+            if path.parent() == Some(dir)
+                && let Some(n) = segment_number(path)
+            {
+                progress.at_segment(n);
+            }
             let scan = scan_segment(path)?;
             if !scan.damage.is_empty() {
                 for d in &scan.damage {
@@ -324,6 +413,11 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> Result<ReplayStats> 
     (stats.records, stats.corruptions, stats.bytes_dropped) = res;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(stats)
+}
+
+/// The number in a segment file's name.
+fn segment_number(path: &Path) -> Option<u32> {
+    path.file_name()?.to_str()?.parse().ok()
 }
 
 /// The WAL writer: appends to the newest segment, rotating by size.
@@ -445,10 +539,7 @@ pub fn checkpoint(
     let mut out = segment_header().to_vec();
     let mut payload = Vec::new();
     for path in files {
-        let seg = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.parse::<u32>().ok());
+        let seg = segment_number(&path);
         let in_checkpoint = path.parent() != Some(dir);
         if !in_checkpoint && seg.is_some_and(|s| s > last) {
             continue;

@@ -379,3 +379,81 @@ fn exemplars_are_stored_ordered_and_replayed() {
     assert_eq!(got[0].1, vec![ex(100, "a"), ex(200, "b")]);
     assert!(db.head().exemplars(&[], 150, 1000)[0].1.len() == 1);
 }
+
+#[test]
+fn replay_progress_walks_the_segments() {
+    use beacon_tsdb::record::{RefSample, encode_samples};
+    use beacon_tsdb::wal::{ReplayProgress, Wal, WalOptions, replay_with_progress};
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Wal::create(dir.path(), 0, WalOptions::default()).unwrap();
+    for i in 0..5 {
+        let mut buf = Vec::new();
+        encode_samples(
+            &mut buf,
+            &[RefSample {
+                id: 1,
+                t: i,
+                v: 0.0,
+            }],
+        );
+        w.log(&[&buf]).unwrap();
+        w.rotate().unwrap();
+    }
+    drop(w);
+    let progress = ReplayProgress::new();
+    let mut seen = Vec::new();
+    let stats =
+        replay_with_progress(dir.path(), &progress, |_| seen.push(progress.status())).unwrap();
+    assert_eq!(stats.records, 5);
+    assert_eq!(seen.len(), 5);
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!((s.min, s.max, s.done), (1, 6, false), "{s:?}");
+        // The reader runs ahead of the applier, never behind it.
+        assert!(s.current > i as u32 && s.current <= 6, "{s:?}");
+    }
+    assert!(seen.windows(2).all(|w| w[0].current <= w[1].current));
+}
+
+#[test]
+fn db_open_reports_replay_progress_to_another_thread() {
+    use beacon_tsdb::ReplayProgress;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        wal_segment_size_bytes: 4096,
+        ..Options::default()
+    };
+    {
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        for k in 0..20 {
+            fill(&db, &["a", "b", "c"], k * 1000, (k + 1) * 1000, 10);
+        }
+        db.close().unwrap();
+    }
+    let segments = beacon_tsdb::wal::list_segments(&dir.path().join("wal")).unwrap();
+    assert!(segments.len() > 3, "{segments:?}");
+    let progress = Arc::new(ReplayProgress::new());
+    let opener = {
+        let (p, path, opts) = (progress.clone(), dir.path().to_path_buf(), opts.clone());
+        std::thread::spawn(move || Db::open_with_progress(path, opts, &p))
+    };
+    let mut last = 0;
+    // Stops when open returns, also if it failed without marking done.
+    while !progress.status().done && !opener.is_finished() {
+        let s = progress.status();
+        assert!(
+            s.current >= last && s.current <= s.max.max(s.current),
+            "{s:?}"
+        );
+        last = s.current;
+        std::thread::yield_now();
+    }
+    let db = opener.join().unwrap().unwrap();
+    let s = progress.status();
+    assert_eq!(
+        (s.min, s.max, s.current),
+        (segments[0], *segments.last().unwrap(), s.max)
+    );
+    assert!(s.done && s.seconds > 0.0);
+    assert_eq!(db.stats().head_samples_appended_total, 3 * 2000);
+}

@@ -118,8 +118,9 @@ pub trait QueryEngine: Send + Sync {
     /// The syntax tree of `query` as JSON (`/api/v1/parse_query`).
     fn parse_query(&self, query: &str) -> Result<serde_json::Value, ApiError>;
 
-    /// Checks that `query` parses (`/api/v1/query_exemplars`).
-    fn check_query(&self, query: &str) -> Result<(), ApiError>;
+    /// The matcher sets of every selector in `query`
+    /// (`/api/v1/query_exemplars` reads exemplars of those series).
+    fn selectors(&self, query: &str) -> Result<Vec<Vec<beacon_model::Matcher>>, ApiError>;
 }
 
 /// The error for a query that was rejected while parsing, as Prometheus

@@ -12,7 +12,6 @@
 //! - [`json`]: Go-compatible JSON output; [`params`]: parameter parsing.
 //! - [`promql_engine`]: the [`QueryEngine`] over `beacon-promql`.
 
-pub mod auth;
 pub mod backend;
 pub mod engine;
 mod error;

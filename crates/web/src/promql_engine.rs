@@ -123,8 +123,10 @@ impl QueryEngine for PromqlEngine {
         Ok(ast_json(&e))
     }
 
-    fn check_query(&self, query: &str) -> Result<(), ApiError> {
-        beacon_promql::parse(query).map(|_| ()).map_err(parse_error)
+    fn selectors(&self, query: &str) -> Result<Vec<Vec<beacon_model::Matcher>>, ApiError> {
+        Ok(beacon_promql::parse(query)
+            .map_err(parse_error)?
+            .selectors())
     }
 }
 

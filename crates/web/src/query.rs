@@ -284,9 +284,8 @@ pub async fn parse_query(State(api): State<Arc<Api>>, p: Params) -> Result<Succe
     Ok(Success::value(&v))
 }
 
-/// `GET|POST /api/v1/query_exemplars`. The storage keeps no exemplars, so
-/// after checking the parameters the answer is an empty list, as
-/// Prometheus answers without exemplar storage.
+/// `GET|POST /api/v1/query_exemplars`: the exemplars of every series a
+/// selector of `query` matches, in `[start, end]`.
 pub async fn exemplars(State(api): State<Arc<Api>>, p: Params) -> Result<Success, ApiError> {
     let start = time_param(&p, "start", crate::params::MIN_TIME_MS)?;
     let end = time_param(&p, "end", crate::params::MAX_TIME_MS)?;
@@ -296,6 +295,36 @@ pub async fn exemplars(State(api): State<Arc<Api>>, p: Params) -> Result<Success
             "end timestamp must not be before start timestamp",
         ));
     }
-    api.engine.check_query(p.get("query"))?;
-    Ok(Success::raw("[]".to_owned()))
+    let sets = api.engine.selectors(p.get("query"))?;
+    let Some(store) = api.exemplars.clone() else {
+        return Ok(Success::raw("[]".to_owned()));
+    };
+    let found = tokio::task::spawn_blocking(move || store.select_exemplars(start, end, &sets))
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorType::Execution, e.to_string()))?;
+    let mut out = String::from("[");
+    for (i, s) in found.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"seriesLabels\":");
+        json::write_labels(&mut out, &s.labels);
+        out.push_str(",\"exemplars\":[");
+        for (j, e) in s.exemplars.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"labels\":");
+            json::write_labels(&mut out, &e.labels);
+            out.push_str(",\"value\":");
+            json::write_float(&mut out, e.value);
+            out.push_str(",\"timestamp\":");
+            json::write_ts(&mut out, e.t.unwrap_or_default());
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+    Ok(Success::raw(out))
 }

@@ -2,8 +2,8 @@
 //! middleware Prometheus applies (request metrics, CORS on the API, the
 //! readiness gate, gzip, body limits) and the lifecycle endpoints.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use beacon_exposition::encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, encode};
-use beacon_storage::Queryable;
+use beacon_storage::{Appendable, ExemplarQueryable, Queryable};
 use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
@@ -39,8 +39,6 @@ pub struct WebOptions {
     pub query_timeout: Duration,
     /// `--query.max-concurrency`.
     pub max_concurrency: usize,
-    /// Basic auth and extra headers from `--web.config.file`.
-    pub security: Arc<crate::auth::WebSecurity>,
 }
 
 impl WebOptions {
@@ -55,7 +53,6 @@ impl WebOptions {
                 .unwrap_or_else(|_| regex::Regex::new("^$").expect("literal regex")),
             query_timeout: Duration::from_secs(120),
             max_concurrency: 20,
-            security: Arc::default(),
         }
     }
 }
@@ -98,6 +95,15 @@ pub fn route_prefix(flag: Option<&str>, external_url: Option<&str>) -> Result<St
 /// Everything the handlers share.
 pub struct Api {
     pub storage: Arc<dyn Queryable>,
+    /// Exemplar storage for `/api/v1/query_exemplars`; without it the
+    /// endpoint answers an empty list, as Prometheus does with exemplar
+    /// storage off.
+    pub exemplars: Option<Arc<dyn ExemplarQueryable>>,
+    /// Where `/api/v1/write` appends: set once the database is open and
+    /// taken away before it closes (the endpoint answers 503 meanwhile).
+    appendable: RwLock<Option<Arc<dyn Appendable>>>,
+    /// The remote-write receiver behind `/api/v1/write`.
+    pub remote: Arc<beacon_remote::Receiver>,
     pub engine: Arc<dyn QueryEngine>,
     pub backend: Arc<dyn Backend>,
     pub opts: WebOptions,
@@ -123,6 +129,9 @@ impl Api {
         metrics.queries_max.store(slots as u64, Ordering::Relaxed);
         Api {
             storage,
+            exemplars: None,
+            appendable: RwLock::new(None),
+            remote: Arc::new(beacon_remote::Receiver::new()),
             engine,
             backend,
             opts,
@@ -130,6 +139,15 @@ impl Api {
             metrics,
             query_slots: Semaphore::new(slots),
             now_ms,
+        }
+    }
+}
+
+impl Api {
+    /// Gives `/api/v1/write` its storage, or takes it away (`None`).
+    pub fn set_appendable(&self, a: Option<Arc<dyn Appendable>>) {
+        if let Ok(mut g) = self.appendable.write() {
+            *g = a;
         }
     }
 }
@@ -183,7 +201,10 @@ fn api_routes() -> Router<Arc<Api>> {
             "/admin/tsdb/snapshot",
             post(status::snapshot).put(status::snapshot),
         )
-        .route("/write", post(remote_write))
+        .route(
+            "/write",
+            post(remote_write).layer(DefaultBodyLimit::max(beacon_remote::BODY_BYTES_MAX)),
+        )
         .fallback(api_not_found)
 }
 
@@ -205,34 +226,66 @@ pub fn router(api: Arc<Api>) -> Router {
         .layer(DefaultBodyLimit::max(FORM_BODY_BYTES_MAX))
         .layer(CompressionLayer::new())
         .with_state(Arc::clone(&api));
-    let routed = match api.opts.route_prefix.as_str() {
+    match api.opts.route_prefix.as_str() {
         "/" | "" => inner,
         prefix => Router::new().nest(prefix, inner),
-    };
-    routed.layer(middleware::from_fn_with_state(
-        Arc::clone(&api.opts.security),
-        crate::auth::guard,
-    ))
+    }
 }
 
 async fn api_not_found() -> ApiError {
     ApiError::new(ErrorType::NotFound, "not found")
 }
 
-async fn remote_write(State(api): State<Arc<Api>>) -> Response {
-    if api.opts.enable_remote_write_receiver {
-        (
-            StatusCode::NOT_IMPLEMENTED,
-            "remote write receiver is not available in this build\n",
-        )
-            .into_response()
-    } else {
-        (
+/// `POST /api/v1/write`: Prometheus remote write 1.0 and 2.0, when
+/// `--web.enable-remote-write-receiver` is given.
+async fn remote_write(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !api.opts.enable_remote_write_receiver {
+        return (
             StatusCode::NOT_FOUND,
             "remote write receiver needs to be enabled with --web.enable-remote-write-receiver\n",
         )
-            .into_response()
+            .into_response();
     }
+    let db = api.appendable.read().ok().and_then(|g| g.clone());
+    let Some(db) = db else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage is not ready yet\n",
+        )
+            .into_response();
+    };
+    let get = |h: header::HeaderName| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (ct, ce) = (get(header::CONTENT_TYPE), get(header::CONTENT_ENCODING));
+    let rx = Arc::clone(&api.remote);
+    // Decoding and the commit (a WAL write) block: off the async threads.
+    let out = tokio::task::spawn_blocking(move || {
+        rx.handle_write(ct.as_deref(), ce.as_deref(), &body, &*db)
+    })
+    .await;
+    let Ok(out) = out else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let status = StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = if out.body.is_empty() {
+        status.into_response()
+    } else {
+        (status, out.body).into_response()
+    };
+    for (name, value) in out.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
 }
 
 async fn instrument(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
@@ -308,6 +361,7 @@ async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let mut fams = Vec::new();
     api.metrics.collect(&mut fams);
     api.backend.collect_metrics(&mut fams);
+    api.remote.collect(&mut fams);
     fams.sort_by(|a, b| a.name.cmp(&b.name));
     let (fmt, ct) = if om {
         (Format::OpenMetrics, OPENMETRICS_CONTENT_TYPE)

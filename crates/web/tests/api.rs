@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use beacon_exposition::family::MetricFamily;
-use beacon_model::{Labels, Matcher, Metadata, MetricType, SeriesRef};
+use beacon_model::{Exemplar, Labels, Matcher, Metadata, MetricType, SeriesRef};
 use beacon_promql::EngineOptions;
 use beacon_storage::{Appendable, MemStorage};
 use beacon_web::backend::{ActiveTarget, BuildInfo, DroppedTarget, RulesQuery, TargetMetadata};
@@ -147,6 +147,14 @@ fn storage() -> Arc<MemStorage> {
             app.append(SeriesRef::NONE, l, t, v).unwrap();
         }
     }
+    let trace = Labels::from_pairs([("trace_id", "abc123")]);
+    let e = Exemplar {
+        labels: trace,
+        value: 1.5,
+        t: Some(285_500),
+    };
+    app.append_exemplar(SeriesRef::NONE, &series[2], &e)
+        .unwrap();
     app.commit().unwrap();
     drop(app);
     db
@@ -172,14 +180,17 @@ impl Default for Setup {
 
 fn app(s: Setup) -> (Router, Arc<TestBackend>) {
     let backend = Arc::new(s.backend);
+    let store = storage();
     let mut api = Api::new(
-        storage(),
+        Arc::clone(&store) as _,
         Arc::new(PromqlEngine::new(s.engine)),
         Arc::clone(&backend) as _,
         s.opts,
         Arc::new(AtomicBool::new(s.ready)),
     );
     api.now_ms = || 300_000;
+    api.set_appendable(Some(Arc::clone(&store) as _));
+    api.exemplars = Some(store);
     (router(Arc::new(api)), backend)
 }
 
@@ -856,7 +867,71 @@ async fn grafana_calls() {
         &a,
         "/api/v1/query_exemplars?query=http_requests_total&start=240&end=300",
         200,
+        r#"{"status":"success","data":[{"seriesLabels":{"__name__":"http_requests_total","code":"200","job":"a"},"exemplars":[{"labels":{"trace_id":"abc123"},"value":"1.5","timestamp":285.500}]}]}"#,
+    )
+    .await;
+    check(
+        &a,
+        "/api/v1/query_exemplars?query=rate(http_requests_total[5m])&start=290&end=300",
+        200,
         r#"{"status":"success","data":[]}"#,
     )
     .await;
+}
+
+fn remote_write_request(body: Vec<u8>) -> Request<Body> {
+    Request::builder()
+        .method("POST")
+        .uri("/api/v1/write")
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-write-version", "0.1.0")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn remote_write_receiver() {
+    use beacon_remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+    let req = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![
+                Label {
+                    name: "__name__".into(),
+                    value: "rw_test".into(),
+                },
+                Label {
+                    name: "job".into(),
+                    value: "remote".into(),
+                },
+            ],
+            samples: vec![Sample {
+                value: 4.5,
+                timestamp: 290_000,
+            }],
+            ..TimeSeries::default()
+        }],
+        ..WriteRequest::default()
+    };
+    let body = beacon_remote::codec::encode_v1(&req);
+
+    // Off unless the flag is given, as in Prometheus.
+    let (a, _) = app(Setup::default());
+    let (s, _, _) = send(&a, remote_write_request(body.clone())).await;
+    assert_eq!(s, 404);
+
+    let mut setup = Setup::default();
+    setup.opts.enable_remote_write_receiver = true;
+    let (a, _) = app(setup);
+    let (s, _, b) = send(&a, remote_write_request(body)).await;
+    assert_eq!(s, 204, "{b}");
+    check(
+        &a,
+        "/api/v1/query?query=rw_test&time=300",
+        200,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"rw_test","job":"remote"},"value":[300,"4.5"]}]}}"#,
+    )
+    .await;
+    let (s, _, b) = send(&a, remote_write_request(b"not snappy".to_vec())).await;
+    assert_eq!(s, 400, "{b}");
 }

@@ -1,6 +1,8 @@
 //! Btrfs space allocation per filesystem from `/sys/fs/btrfs/<uuid>`:
-//! reserved, used and allocated bytes per block group type and layout,
-//! and the size of each member device.
+//! reserved, used and allocated bytes per block group type and layout;
+//! per member device, size, unused bytes and error counters through the
+//! filesystem's ioctls when it is mounted ([`super::btrfs_ioctl`]), else
+//! the size from sysfs.
 
 use std::sync::Arc;
 
@@ -23,12 +25,17 @@ impl Collector for Btrfs {
         let Ok(names) = list_dir(&base) else {
             return Ok(()); // btrfs module not loaded
         };
+        let mounted = super::btrfs_ioctl::mounted_filesystems(&self.0);
         for uuid in names {
             let dir = base.join(&uuid);
             if !dir.join("allocation").is_dir() {
                 continue; // `features` and other non-filesystem entries
             }
             filesystem(&dir, &uuid, out);
+            match mounted.get(&uuid.replace('-', "")) {
+                Some(devices) => super::btrfs_ioctl::device_metrics(&uuid, devices, out),
+                None => sysfs_device_sizes(&dir, &uuid, out),
+            }
         }
         Ok(())
     }
@@ -108,7 +115,12 @@ fn filesystem(dir: &std::path::Path, uuid: &str, out: &mut MetricSet) {
             );
         }
     }
-    for dev in &devices {
+}
+
+/// Device sizes from sysfs, node_exporter's fallback when the ioctls are
+/// not available (filesystem not mounted here, or no permission).
+fn sysfs_device_sizes(dir: &std::path::Path, uuid: &str, out: &mut MetricSet) {
+    for dev in &list_dir(&dir.join("devices")).unwrap_or_default() {
         if let Ok(sectors) = read_f64(&dir.join("devices").join(dev).join("size")) {
             out.gauge(
                 "node_btrfs_device_size_bytes",

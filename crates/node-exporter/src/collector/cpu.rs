@@ -1,4 +1,5 @@
-//! CPU time per mode from `/proc/stat`, optional `node_cpu_info` from
+//! CPU time per mode from `/proc/stat`, optional `node_cpu_info` (and
+//! the first processor's flags and bugs, filtered) from
 //! `/proc/cpuinfo`, thermal throttles and frequencies from sysfs.
 
 use std::collections::BTreeMap;
@@ -84,6 +85,7 @@ const CPUINFO_KEYS: &[(&str, &str)] = &[
 
 fn cpu_info(cfg: &Config, out: &mut MetricSet) -> Result<()> {
     let text = read_existing(&cfg.proc("cpuinfo"))?;
+    let mut first: Option<BTreeMap<&str, &str>> = None;
     // Processors are separated by blank lines.
     for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
         let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
@@ -105,6 +107,32 @@ fn cpu_info(cfg: &Config, out: &mut MetricSet) -> Result<()> {
             &pairs,
             1.0,
         );
+        first.get_or_insert(fields);
+    }
+    // Like node_exporter, flags and bugs come from the first processor.
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let lists = [
+        (
+            "flags",
+            "node_cpu_flag_info",
+            "flag",
+            &cfg.cpu_flags_include,
+        ),
+        ("bugs", "node_cpu_bug_info", "bug", &cfg.cpu_bugs_include),
+    ];
+    for (key, name, label, filter) in lists {
+        let Some(filter) = filter else {
+            continue;
+        };
+        let help = format!(
+            "The `{key}` field of CPU information from /proc/cpuinfo taken from the first core."
+        );
+        let values = first.get(key).copied().unwrap_or("");
+        for v in values.split_whitespace().filter(|v| filter.is_match(v)) {
+            out.gauge(name, &help, &[(label, v)], 1.0);
+        }
     }
     Ok(())
 }

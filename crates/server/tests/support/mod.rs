@@ -71,8 +71,14 @@ fn serve_one(s: TcpStream, body: &dyn Fn(&str) -> String) {
         }
     }
     let b = body(&path);
+    // A body ending in `# EOF` is OpenMetrics (exemplars need it).
+    let content_type = if b.ends_with("# EOF\n") {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4"
+    };
     let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
         b.len()
     );
     let mut w = &s;

@@ -143,7 +143,7 @@ fn encode_with(samples: &[(i64, f64)], d: u8, ms: &[i64], dod: bool) -> Vec<u8> 
         pt = t;
         pm = m;
     }
-    w.bytes
+    w.finish()
 }
 
 /// Decodes a decimal chunk.
@@ -298,12 +298,7 @@ mod tests {
         let dec = encode(&samples).unwrap();
         let mut x = super::super::XorChunk::new();
         samples.iter().for_each(|&(t, v)| x.append(t, v));
-        assert!(
-            dec.len() < x.bytes().len(),
-            "{} vs {}",
-            dec.len(),
-            x.bytes().len()
-        );
+        assert!(dec.len() < x.size(), "{} vs {}", dec.len(), x.size());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use beacon_model::{Exemplar, FloatHistogram, Histogram, Labels, Metadata, SeriesRef, Timestamp};
-use beacon_storage::{AppendError, Appender};
+use beacon_storage::{AppendError, Appender, ExemplarVerdict};
 
 use super::Head;
 use crate::Result;
@@ -22,7 +22,8 @@ pub const LABEL_BYTES_MAX: usize = 64 * 1024;
 /// below the WAL's record size limit.
 const SAMPLES_PER_RECORD_MAX: usize = 500_000;
 
-/// Batch ids: each appender batch gets a fresh one (see `Pending`).
+/// Batch ids: each appender batch gets a fresh one (see
+/// `MemSeries::batch_mark`).
 static BATCH_IDS: AtomicU64 = AtomicU64::new(1);
 
 fn next_batch_id() -> u64 {
@@ -70,6 +71,13 @@ pub fn validate_labels(labels: &Labels) -> Result<(), AppendError> {
     Ok(())
 }
 
+/// Label equality that first checks whether both share one allocation, as
+/// a scrape cache's labels and the series created from them do: the common
+/// case then never reads the (rarely cached) label bytes.
+fn same_labels(a: &Labels, b: &Labels) -> bool {
+    std::ptr::eq(a.as_bytes(), b.as_bytes()) || a == b
+}
+
 fn truncate(s: &str) -> &str {
     let mut end = s.len().min(64);
     while !s.is_char_boundary(end) {
@@ -94,12 +102,43 @@ impl<'a> HeadAppender<'a> {
         if let Ok(id) = u32::try_from(r.0)
             && id != 0
             && let Some(s) = self.head.series_by_ref(id)
-            && (labels.is_empty() || s.labels == *labels)
+            && (labels.is_empty() || same_labels(&s.labels, labels))
         {
             return Ok(s);
         }
         validate_labels(labels)?;
         Ok(self.head.create_series(None, labels.clone()))
+    }
+
+    /// The newest sample this batch holds for `s`, if any (as `last()`
+    /// shows it: a histogram as `HIST_SENTINEL_BITS`).
+    fn pending(&self, s: &MemSeries) -> Option<(i64, u64)> {
+        let mark = s.batch_mark.load(Ordering::Relaxed);
+        if mark >> 32 != self.batch & 0xffff_ffff {
+            return None;
+        }
+        let held = self.samples.get((mark & 0xffff_ffff) as usize)?;
+        if held.0.id != s.id {
+            return None;
+        }
+        let bits = match &held.2 {
+            Value::Float(v) => v.to_bits(),
+            Value::Hist(_) => crate::series::HIST_SENTINEL_BITS,
+        };
+        Some((held.1, bits))
+    }
+
+    /// Buffers an accepted sample, marking it as the series' newest in this
+    /// batch when it is in order.
+    fn hold(&mut self, s: Arc<MemSeries>, t: i64, v: Value, newest: bool) {
+        if newest {
+            let mark = (self.batch << 32) | (self.samples.len() as u64 & 0xffff_ffff);
+            s.batch_mark.store(mark, Ordering::Relaxed);
+        }
+        if !s.logged.load(Ordering::Relaxed) {
+            self.unlogged.push(s.clone());
+        }
+        self.samples.push((s, t, v));
     }
 
     fn add(&mut self, r: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef> {
@@ -108,13 +147,13 @@ impl<'a> HeadAppender<'a> {
         }
         let s = self.resolve(r, labels)?;
         let id = SeriesRef(u64::from(s.id));
-        if self.head.judge_against(&s, self.batch, t, v)? == Verdict::Duplicate {
+        let last = self.pending(&s).or_else(|| s.published_last());
+        let verdict = self.head.judge_float(last, t, v)?;
+        if verdict == Verdict::Duplicate {
             return Ok(id);
         }
-        if !s.logged.load(Ordering::Relaxed) {
-            self.unlogged.push(s.clone());
-        }
-        self.samples.push((s, t, Value::Float(v)));
+        let newest = matches!(verdict, Verdict::InOrder | Verdict::ReplaceLast);
+        self.hold(s, t, Value::Float(v), newest);
         Ok(id)
     }
 
@@ -130,7 +169,8 @@ impl<'a> HeadAppender<'a> {
         }
         let s = self.resolve(r, labels)?;
         let id = SeriesRef(u64::from(s.id));
-        if self.head.judge_hist_against(&s, self.batch, t, &h)? == Verdict::Duplicate {
+        let pending = self.pending(&s);
+        if self.head.judge_hist_against(&s, pending, t, &h)? == Verdict::Duplicate {
             // Equal to a sample of this batch, or to the committed one.
             let held = self
                 .samples
@@ -143,10 +183,7 @@ impl<'a> HeadAppender<'a> {
                 None => Ok(id),
             };
         }
-        if !s.logged.load(Ordering::Relaxed) {
-            self.unlogged.push(s.clone());
-        }
-        self.samples.push((s, t, Value::Hist(Box::new(h))));
+        self.hold(s, t, Value::Hist(Box::new(h)), true);
         Ok(id)
     }
 
@@ -277,7 +314,10 @@ impl Head {
             s.data.lock().meta = Some(Box::new(m.clone()));
         }
         for (s, e) in exemplars {
-            self.exemplars.add(s.id, e.clone());
+            // An exemplar refused here (out of order within its batch) is
+            // counted by the store; its WAL record is refused again at
+            // replay, so the two agree.
+            let _ = self.exemplars.add(s.id, e.clone());
         }
         Ok(())
     }
@@ -307,7 +347,7 @@ impl Appender for HeadAppender<'_> {
         if e.t.is_none() {
             return Err(AppendError::OutOfOrderExemplar.into());
         }
-        if self.head.exemplars.check(s.id, &e)? {
+        if self.head.exemplars.check(s.id, &e)? == ExemplarVerdict::Add {
             self.exemplars.push((s, e));
         }
         Ok(id)
