@@ -38,6 +38,7 @@ pub mod relabel;
 mod remote;
 mod runtime;
 mod scrape;
+pub mod tree;
 pub mod web;
 mod yaml;
 

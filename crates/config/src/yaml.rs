@@ -177,6 +177,17 @@ fn resolve(sp: Spanned<Raw>, text: &str) -> Node {
 /// Parses a whole document. An empty document (or one holding only
 /// comments) is a null node, as in Prometheus where it yields the defaults.
 pub(crate) fn parse(text: &str, origin: &str) -> Result<Node> {
+    parse_with_limit(text, YAML_NODES_MAX).map_err(|(line, col, msg)| Error::At {
+        origin: origin.to_owned(),
+        line,
+        col,
+        msg,
+    })
+}
+
+/// [`parse`] with a node budget of the caller's choosing; errors are
+/// `(line, col, message)`.
+pub(crate) fn parse_with_limit(text: &str, nodes_max: usize) -> Result<Node, (u32, u32, String)> {
     if text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
@@ -189,7 +200,7 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Node> {
     }
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_nodes: YAML_NODES_MAX,
+            max_nodes: nodes_max,
             max_depth: YAML_DEPTH_MAX,
             max_events: YAML_EVENTS_MAX,
         },
@@ -198,22 +209,21 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Node> {
     let tree = serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options).map_err(|e| {
         let loc = e.location();
         let msg = serde_saphyr::DefaultMessageFormatter.format_message(&e);
-        Error::At {
-            origin: origin.to_owned(),
-            line: loc.map_or(0, |l| l.line() as u32),
-            col: loc.map_or(0, |l| l.column() as u32),
-            msg: explain_budget(strip_location(&msg)),
-        }
+        (
+            loc.map_or(0, |l| l.line() as u32),
+            loc.map_or(0, |l| l.column() as u32),
+            explain_budget(strip_location(&msg), nodes_max),
+        )
     })?;
     Ok(resolve(tree, text))
 }
 
 /// Says in words which limit a "budget breached" message is about.
-fn explain_budget(msg: String) -> String {
+fn explain_budget(msg: String, nodes_max: usize) -> String {
     if msg.starts_with("budget breached") {
         return format!(
             "document exceeds the YAML parser's limits (nesting depth {YAML_DEPTH_MAX}, \
-             {YAML_EVENTS_MAX} events, {YAML_NODES_MAX} nodes, counting alias expansion): {msg}"
+             {YAML_EVENTS_MAX} events, {nodes_max} nodes, counting alias expansion): {msg}"
         );
     }
     msg
